@@ -1,0 +1,26 @@
+"""ResNet50 (He et al., 2015) from ``keras.applications``."""
+
+import keras
+
+import zoo
+
+
+def build(input_shape, weights):
+    return keras.applications.ResNet50(include_top=False, weights=weights, input_shape=input_shape)
+
+
+@zoo.hookimpl
+def register_backbones(register):
+    register(zoo.Backbone(
+        name="resnet50",
+        build=build,
+        preprocess=keras.applications.resnet50.preprocess_input,
+        min_input_size=32,
+        default_input_size=224,
+        # conv5 (the last stage, index 143 on) trains; conv1-conv4 stay frozen, so the
+        # frozen part ends in one tensor, conv4_block6_out, that zoo can cache.
+        freeze_layer="conv5_block1_1_conv",
+        pooling="avg",
+        description="ResNet50: residual bottleneck blocks in 4 stages, 23.6M parameters without the top.",
+        reference="https://arxiv.org/abs/1512.03385",
+    ))

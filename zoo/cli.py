@@ -1,0 +1,155 @@
+"""The ``zoo`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+import warnings
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import plugins, registry
+from .errors import BadInput, ZooError
+
+# Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
+out = Console() if Console().is_terminal else Console(width=200)
+err = Console(stderr=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+class ZooGroup(click.Group):
+    """Turns zoo's own errors into one line and an exit code instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            err.print(f"[red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("ZOO_DEBUG"):
+                traceback.print_exc()
+            err.print(f"[red]Error:[/] {plugins.one_line(exc)} (set ZOO_DEBUG=1 for the traceback)",
+                      highlight=False, soft_wrap=True)
+            ctx.exit(1)
+
+
+@click.group(cls=ZooGroup)
+@click.version_option(package_name="zoo")
+@click.option("--plugin", "extra_plugins", multiple=True, metavar="PATH_OR_MODULE",
+              help="Load a plugin from a .py file or an importable module (repeatable).")
+def cli(extra_plugins):
+    """Compare pretrained Keras backbones for transfer learning."""
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", plugins.PluginWarning)
+    plugins.load_plugins(extra_plugins)
+
+
+def _emit_json(rows) -> None:
+    click.echo(json.dumps(rows, indent=2))
+
+
+@cli.command("list")
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
+def list_command(pattern, as_json):
+    """The registered backbones matching PATTERN (wildcards), with their cards.
+
+    Each backbone is built once, without weights, at its min input size to count
+    its parameters and place its freeze layer.
+    """
+    from .layers import freeze_index
+
+    distributions = {p.name: p.distribution for p in registry.plugin_report()}
+    rows = []
+    for name in registry.list_backbones(pattern):
+        entry = registry.registrations()[name]
+        card = entry.card
+        row = {"name": name, "plugin": distributions.get(entry.plugin) or entry.plugin,
+               "min_input_size": card.min_input_size,
+               "default_input_size": card.default_input_size, "freeze_layer": card.freeze_layer,
+               "freeze_index": None, "pooling": card.pooling, "params": None}
+        try:
+            model = card.build((card.min_input_size, card.min_input_size, 3), None)
+            row["freeze_index"] = freeze_index(model, card.freeze_layer, name)
+            row["params"] = int(model.count_params())
+        except Exception as exc:
+            row["error"] = plugins.one_line(exc)
+            warnings.warn(f"backbone {name!r} could not be built: {row['error']}", plugins.PluginWarning)
+        rows.append(row)
+    if as_json:
+        return _emit_json(rows)
+    table = Table(title="Registered backbones")
+    for column in ("name", "plugin", "min input", "default input", "freeze layer", "freeze index",
+                   "pooling", "params"):
+        table.add_column(column, justify="left" if column in ("name", "plugin", "freeze layer", "pooling") else "right")
+    for row in rows:
+        params = f"{row['params']:,}" if row["params"] is not None else f"[red]{row['error']}[/]"
+        table.add_row(row["name"], row["plugin"], str(row["min_input_size"]),
+                      str(row["default_input_size"]), row["freeze_layer"] or "(whole backbone)",
+                      "-" if row["freeze_index"] is None else str(row["freeze_index"]),
+                      row["pooling"], params)
+    out.print(table)
+    if not rows:
+        err.print(f"No backbone matches {pattern!r}.")
+
+
+@cli.command("layers")
+@click.argument("name")
+@click.option("--input-size", type=click.IntRange(min=1), help="Build at this size (default: the min input size).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
+def layers_command(name, input_size, as_json):
+    """Every layer of backbone NAME, and whether the recommended freeze leaves it trainable."""
+    from .layers import freeze_index, layer_rows
+    from .model import build_backbone
+
+    card = registry.get_backbone(name)
+    size = input_size or card.min_input_size
+    model = build_backbone(card, size, None)
+    rows = layer_rows(model, freeze_index(model, card.freeze_layer, name))
+    if as_json:
+        return _emit_json(rows)
+    table = Table(title=f"{name} at {size}x{size}: layers (recommended freeze: "
+                        f"{card.freeze_layer or 'the whole backbone'})")
+    for column in ("index", "name", "type", "output shape", "params", "trainable"):
+        table.add_column(column, justify="right" if column in ("index", "params") else "left")
+    for row in rows:
+        table.add_row(str(row["index"]), row["name"], row["type"], row["output_shape"],
+                      f"{row['params']:,}", "yes" if row["trainable"] else "[dim]frozen[/]")
+    out.print(table)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
+def plugins_command(as_json):
+    """Every plugin, loaded or broken, and the backbones it registered."""
+    rows = [{"name": p.name, "distribution": p.distribution, "version": p.version,
+             "backbones": p.backbones, "status": "broken" if p.error else "ok", "error": p.error}
+            for p in registry.plugin_report()]
+    if as_json:
+        return _emit_json(rows)
+    table = Table(title="Plugins")
+    for column in ("name", "distribution", "version", "backbones", "status"):
+        table.add_column(column)
+    for row in rows:
+        status = f"[red]broken: {row['error']}[/]" if row["error"] else "[green]ok[/]"
+        table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-",
+                      ", ".join(row["backbones"]) or "-", status)
+    out.print(table)
+
+
+def main():  # pragma: no cover - for `python -m zoo`
+    cli(prog_name="zoo")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Layers of a built backbone: where the freeze point is and what each layer looks like."""
+
+from __future__ import annotations
+
+import math
+
+from .errors import BadInput
+
+
+def freeze_index(model, freeze_layer: str | None, backbone: str = "backbone") -> int:
+    """Index in ``model.layers`` of the first trainable layer; the layer count when all is frozen."""
+    if freeze_layer is None:
+        return len(model.layers)
+    for index, layer in enumerate(model.layers):
+        if layer.name == freeze_layer:
+            return index
+    raise BadInput(f"layer {freeze_layer!r} is not in {backbone}; "
+                   f"`zoo layers {backbone}` lists its layers.")
+
+
+def resolve_freeze(spec: str, card, model) -> int:
+    """``--freeze recommended|all|none|LAYER_NAME|INDEX`` as a freeze index."""
+    count = len(model.layers)
+    if spec == "recommended":
+        return freeze_index(model, card.freeze_layer, card.name)
+    if spec == "all":
+        return count
+    if spec == "none":
+        return 0
+    if spec.lstrip("-").isdigit():
+        index = int(spec)
+        if not 0 <= index <= count:
+            raise BadInput(f"--freeze {spec}: {card.name} has layers 0..{count - 1}; "
+                           f"give an index from 0 to {count} ({count} freezes all).")
+        return index
+    return freeze_index(model, spec, card.name)
+
+
+def apply_freeze(model, index: int) -> None:
+    """Freeze ``model.layers[:index]``. A frozen BatchNormalization runs in inference mode."""
+    for position, layer in enumerate(model.layers):
+        layer.trainable = position >= index
+
+
+def _shape(layer) -> str:
+    try:
+        return str(tuple(layer.output.shape))
+    except (AttributeError, ValueError):  # a layer used more than once has no single output
+        return "multiple"
+
+
+def layer_rows(model, index: int) -> list[dict]:
+    """One row per layer: index, name, type, output shape, params, trainable under the freeze."""
+    return [
+        {
+            "index": i,
+            "name": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": _shape(layer),
+            "params": int(sum(math.prod(w.shape) for w in layer.weights)),
+            "trainable": i >= index,
+        }
+        for i, layer in enumerate(model.layers)
+    ]

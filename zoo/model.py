@@ -1,0 +1,150 @@
+"""Assembling a backbone and its head into the model zoo trains, under one protocol.
+
+The assembled model is ``image -> [resize] -> [preprocess] -> backbone -> head``.
+When the frozen part of it ends in a single tensor (the cut), zoo also splits it
+into ``frozen`` (image -> cut) and ``trainable`` (cut -> prediction), which share
+their layers with the full model, so features can be computed once and cached.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from .errors import BadInput
+from .layers import apply_freeze, resolve_freeze
+
+POOLING_LAYERS = {
+    "flatten": keras.layers.Flatten,
+    "avg": keras.layers.GlobalAveragePooling2D,
+    "max": keras.layers.GlobalMaxPooling2D,
+}
+
+
+def keras_home() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+
+
+def build_backbone(card, size: int, weights: str | None):
+    """``card.build`` at ``size`` x ``size`` x 3, with a clear message when weights are missing."""
+    if weights not in (None, "imagenet"):
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise BadInput(f"weights file {weights} not found for {card.name}: give the path of a "
+                           "Keras .h5/.weights.h5 file with --weights PATH, or use --weights imagenet "
+                           "or --weights none.")
+        weights = str(path)
+    try:
+        return card.build((size, size, 3), weights)
+    except Exception as exc:
+        fetch = re.search(r"URL fetch failure on (\S+?):? ", str(exc))
+        if weights == "imagenet" and fetch:
+            file = fetch.group(1).rsplit("/", 1)[-1]
+            raise BadInput(f"ImageNet weights for {card.name} could not be downloaded ({file}): put "
+                           f"{file} in {keras_home() / 'models'}/, or pass --weights PATH or "
+                           "--weights none.") from exc
+        raise
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Preprocess(keras.layers.Layer):
+    """A registered backbone's own ``preprocess_input``, as a layer so it lives in the model."""
+
+    def __init__(self, backbone: str, **kwargs):
+        super().__init__(**kwargs)
+        from .registry import get_backbone
+
+        self.backbone = backbone
+        self._preprocess = get_backbone(backbone).preprocess
+
+    def call(self, inputs):
+        return self._preprocess(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "backbone": self.backbone}
+
+
+def head_layers(pooling: str, num_classes: int) -> list:
+    """The protocol's head: pooling, Dense(256, relu), Dropout(0.5), Dense(classes, softmax)."""
+    return [
+        POOLING_LAYERS[pooling](name=f"{pooling}_pool"),
+        keras.layers.Dense(256, activation="relu", name="head_dense"),
+        keras.layers.Dropout(0.5, name="head_dropout"),
+        keras.layers.Dense(num_classes, activation="softmax", name="predictions"),
+    ]
+
+
+def _apply(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def find_cut(backbone, index: int):
+    """The single tensor the frozen layers ``[:index]`` hand to the trainable ones, and its layer.
+
+    Returns ``(tensor, layer_name)``, or ``(None, reason)`` when there is no such tensor.
+    """
+    layers = backbone.layers
+    if index <= 0:
+        return None, "nothing is frozen"
+    if index >= len(layers):
+        if len(backbone.outputs) != 1:
+            return None, "the backbone has several outputs"
+        return backbone.output, layers[-1].name
+    produced = {id(t): layer.name for layer in layers[:index] for t in keras.tree.flatten(layer.output)}
+    crossing = {id(t): t for layer in layers[index:] for t in keras.tree.flatten(layer.input)
+                if id(t) in produced}
+    if len(crossing) != 1:
+        return None, f"the trainable layers read {len(crossing)} tensors from the frozen ones"
+    (key, tensor), = crossing.items()
+    return tensor, produced[key]
+
+
+@dataclass
+class Assembled:
+    card: object
+    input_size: int
+    freeze_index: int
+    backbone: keras.Model
+    model: keras.Model  # image -> prediction: what is saved, timed and (without cache) trained
+    frozen: keras.Model | None  # image -> cut tensor
+    trainable: keras.Model | None  # cut tensor -> prediction
+    cut: str  # the cut layer's name, or why there is no cut
+
+
+def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: str | None,
+             freeze: str = "recommended", pooling: str = "recommended", preprocess: bool = True):
+    """The protocol's model for ``card`` on images of ``data_shape`` (height, width, channels)."""
+    pooling = card.pooling if pooling == "recommended" else pooling
+    if input_size < card.min_input_size:
+        raise BadInput(f"input size {input_size} is below {card.name}'s minimum of "
+                       f"{card.min_input_size}; use --input-size {card.min_input_size} or more.")
+    backbone = build_backbone(card, input_size, weights)
+    index = resolve_freeze(freeze, card, backbone)
+    apply_freeze(backbone, index)
+
+    image = keras.Input(data_shape, name="image")
+    front = []  # parameter-free layers that adapt the data to the backbone
+    if tuple(data_shape[:2]) != (input_size, input_size):
+        front.append(keras.layers.Resizing(input_size, input_size, name="resize"))
+    if preprocess:
+        front.append(Preprocess(card.name, name="preprocess"))
+    head = head_layers(pooling, num_classes)
+    model = keras.Model(image, _apply(head, backbone(_apply(front, image))), name=f"zoo_{card.name}")
+
+    frozen = trainable = None
+    cut, cut_name = find_cut(backbone, index)
+    if cut is not None:
+        lower = keras.Model(backbone.input, cut, name=f"{card.name}_frozen")
+        frozen = keras.Model(image, lower(_apply(front, image)), name=f"zoo_{card.name}_frozen")
+        features = keras.Input(tuple(cut.shape[1:]), name="features")
+        x = features
+        if cut is not backbone.output:
+            x = keras.Model(cut, backbone.output, name=f"{card.name}_trainable")(x)
+        trainable = keras.Model(features, _apply(head, x), name=f"zoo_{card.name}_head")
+    return Assembled(card, input_size, index, backbone, model, frozen, trainable, cut_name)

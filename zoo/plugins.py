@@ -1,0 +1,116 @@
+"""Finding and loading plugins: the ``zoo`` entry-point group, ``--plugin`` and ``ZOO_PLUGINS``.
+
+Built-in backbones are plugins in the same entry-point group as third-party
+ones; ``ZOO_DISABLE_PLUGIN_AUTOLOAD=1`` skips every distribution but zoo itself.
+A plugin that fails to load is recorded with its reason instead of stopping zoo.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "zoo"
+BUILTIN_DISTRIBUTION = "zoo"
+
+pm = pluggy.PluginManager("zoo")
+pm.add_hookspecs(hookspecs)
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped, or one of its backbones was."""
+
+
+@dataclass
+class PluginInfo:
+    """What ``zoo plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    error: str | None = None
+    backbones: list[str] = field(default_factory=list)
+
+
+# Plugins zoo tried to load, by name: those that loaded and those that broke.
+_tried: dict[str, PluginInfo] = {}
+_entry_points_loaded = False
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as ``Type: first line of its message``."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, PluginWarning, stacklevel=2)
+
+
+def load_plugins(extra: tuple[str, ...] | list[str] = ()) -> None:
+    """Load entry-point plugins (once), then ``ZOO_PLUGINS`` and ``extra`` modules or files."""
+    global _entry_points_loaded
+    if not _entry_points_loaded:
+        _entry_points_loaded = True
+        _load_entry_points()
+    from_env = [s.strip() for s in os.environ.get("ZOO_PLUGINS", "").split(",") if s.strip()]
+    for spec in [*from_env, *extra]:
+        if spec not in _tried:
+            _load(PluginInfo(spec), lambda spec=spec: _import_local(spec))
+
+
+def _load_entry_points() -> None:
+    autoload = os.environ.get("ZOO_DISABLE_PLUGIN_AUTOLOAD", "").lower() in ("", "0", "false", "no")
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist else None
+        if not autoload and dist != BUILTIN_DISTRIBUTION:
+            continue
+        info = PluginInfo(ep.name, dist, ep.dist.version if ep.dist else None)
+        _load(info, ep.load)
+
+
+def _import_local(spec: str):
+    """Import a plugin given as a ``.py`` file path or a dotted module name."""
+    path = Path(spec)
+    if spec.endswith(".py") or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"no such plugin file: {spec}")
+        module_name = f"zoo_local_plugin_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        return module
+    return importlib.import_module(spec)
+
+
+def _load(info: PluginInfo, load) -> None:
+    _tried[info.name] = info
+    try:
+        pm.register(load(), name=info.name)
+    except Exception as exc:  # a broken plugin must never brick the CLI
+        info.error = one_line(exc)
+        warn(f"plugin {info.name!r} skipped: {info.error}")
+
+
+def plugin_infos() -> list[PluginInfo]:
+    """Every plugin zoo knows: loaded ones (however registered) and broken ones."""
+    infos = dict(_tried)
+    for plugin in pm.get_plugins():
+        name = pm.get_name(plugin)
+        infos.setdefault(name, PluginInfo(name))
+    return list(infos.values())
