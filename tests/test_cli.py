@@ -1,0 +1,109 @@
+"""The real ``zoo`` entry point: list, layers, plugins, plugin loading and exit codes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import TESTS, TINY_PLUGIN, json_out
+
+EXAMPLE = TESTS.parent / "examples" / "zoo-mobilenetv2"
+BUILTINS = ["densenet121", "resnet50", "vgg16"]
+
+
+def test_list_json_shows_every_card_with_its_freeze_index(run_zoo):
+    rows = json_out(run_zoo("list", "--json", check=0))
+    by_name = {row["name"]: row for row in rows}
+    assert [row["name"] for row in rows] == sorted(by_name)
+    assert set(BUILTINS) <= set(by_name)
+    assert set(rows[0]) == {"name", "plugin", "min_input_size", "default_input_size", "freeze_layer",
+                            "freeze_index", "pooling", "params"}
+    assert by_name["resnet50"] | {} == {
+        "name": "resnet50", "plugin": "zoo", "min_input_size": 32, "default_input_size": 224,
+        "freeze_layer": "conv5_block1_1_conv", "freeze_index": 143, "pooling": "avg",
+        "params": 23_587_712}
+    assert by_name["vgg16"]["freeze_layer"] is None and by_name["vgg16"]["freeze_index"] == 19
+
+
+def test_list_table_and_pattern(run_zoo):
+    result = run_zoo("list", "vgg*", check=0)
+    assert "vgg16" in result.stdout and "14,714,688" in result.stdout
+    assert "resnet50" not in result.stdout
+
+
+def test_layers_shows_where_conv5_starts(run_zoo):
+    rows = json_out(run_zoo("layers", "resnet50", "--json", check=0))
+    assert len(rows) == 175
+    assert set(rows[0]) == {"index", "name", "type", "output_shape", "params", "trainable"}
+    assert rows[143]["name"] == "conv5_block1_1_conv" and rows[143]["trainable"]
+    assert rows[143]["type"] == "Conv2D" and rows[143]["params"] == 1024 * 512 + 512
+    assert not any(row["trainable"] for row in rows[:143])
+    assert all(row["trainable"] for row in rows[143:])
+    assert rows[142]["output_shape"] == "(None, 2, 2, 1024)"
+
+
+def test_layers_table_at_another_size(run_zoo):
+    result = run_zoo("layers", "vgg16", "--input-size", "64", check=0)
+    assert "block5_pool" in result.stdout and "(None, 2, 2, 512)" in result.stdout
+
+
+def test_unknown_backbone_is_one_line_and_exit_2(run_zoo):
+    result = run_zoo("layers", "resnet5", check=2)
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert error == ["Error: unknown backbone 'resnet5'. Did you mean 'resnet50'? Known backbones: "
+                     "densenet121, resnet50, vgg16 (see `zoo list`, or install a plugin that registers it)."]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_usage_exits_2(run_zoo):
+    assert run_zoo("layers").returncode == 2
+    assert run_zoo("no-such-command").returncode == 2
+
+
+def test_plugin_option_and_env_variable_load_a_local_file(run_zoo):
+    rows = json_out(run_zoo("--plugin", TINY_PLUGIN, "list", "--json", check=0))
+    tiny = next(row for row in rows if row["name"] == "tiny")
+    assert tiny["plugin"] == str(TINY_PLUGIN) and tiny["freeze_layer"] == "conv3"
+    rows = json_out(run_zoo("list", "t*", "--json", env={"ZOO_PLUGINS": str(TINY_PLUGIN)}, check=0))
+    assert [row["name"] for row in rows] == ["tiny"]
+
+
+def test_a_broken_plugin_is_skipped_and_reported(run_zoo):
+    broken = TESTS / "plugins" / "broken_import.py"
+    result = run_zoo("--plugin", broken, "plugins", "--json", check=0)
+    rows = {row["name"]: row for row in json_out(result)}
+    assert rows[str(broken)]["status"] == "broken"
+    assert rows[str(broken)]["error"] == "RuntimeError: this plugin is broken on purpose"
+    assert rows["vgg16"] == {"name": "vgg16", "distribution": "zoo", "version": rows["vgg16"]["version"],
+                             "backbones": ["vgg16"], "status": "ok", "error": None}
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warning == [f"warning: plugin '{broken}' skipped: RuntimeError: this plugin is broken on purpose"]
+    # The rest of the CLI still works with the broken plugin given.
+    names = [row["name"] for row in json_out(run_zoo("--plugin", broken, "list", "--json", check=0))]
+    assert names == BUILTINS
+    result = run_zoo("--plugin", "no_such_module_zz", "plugins", check=0)
+    assert "broken: ModuleNotFoundError" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory):
+    """The example plugin package, pip-installed into a folder that goes on PYTHONPATH."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(EXAMPLE)], check=True, capture_output=True)
+    return target
+
+
+def test_an_installed_distribution_is_discovered_through_its_entry_point(run_zoo, installed_example):
+    env = {"PYTHONPATH": str(installed_example)}
+    plugins = {row["name"]: row for row in json_out(run_zoo("plugins", "--json", env=env, check=0))}
+    assert plugins["mobilenetv2"]["distribution"] == "zoo-mobilenetv2"
+    assert plugins["mobilenetv2"]["version"] == "0.1.0"
+    assert plugins["mobilenetv2"]["backbones"] == ["mobilenetv2"]
+    rows = json_out(run_zoo("list", "mobile*", "--json", env=env, check=0))
+    assert rows[0]["plugin"] == "zoo-mobilenetv2"
+    assert rows[0]["freeze_index"] == 143 and rows[0]["params"] == 2_257_984
+    # Autoload off: third-party distributions are skipped, the built-ins still load.
+    rows = json_out(run_zoo("list", "--json", env={**env, "ZOO_DISABLE_PLUGIN_AUTOLOAD": "1"}, check=0))
+    assert [row["name"] for row in rows] == BUILTINS
