@@ -1,0 +1,78 @@
+"""Step timing, shared by ``zoo compare`` and ``zoo bench``.
+
+Each step returns a NumPy value (Keras's ``train_on_batch`` and ``predict_on_batch``
+do), so the clock stops only once the device has finished the step, on every backend.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+WARMUP_STEPS = 5
+TIMED_STEPS = 20
+
+
+@dataclass
+class StepTiming:
+    """Seconds per timed step, plus the first step (compilation included) on its own."""
+
+    seconds: list[float]
+    compile_s: float
+    batch_size: int
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self.seconds) * 1e3)
+
+    @property
+    def p10_ms(self) -> float:
+        return float(np.percentile(self.seconds, 10) * 1e3)
+
+    @property
+    def p90_ms(self) -> float:
+        return float(np.percentile(self.seconds, 90) * 1e3)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch_size / (self.median_ms / 1e3)
+
+
+def time_steps(step, batch_size: int, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS) -> StepTiming:
+    """Run ``step()`` once (compiles), ``warmup - 1`` more times untimed, then ``steps`` timed."""
+    if steps < 1:
+        raise ValueError("steps must be at least 1")
+    start = time.perf_counter()
+    np.asarray(step())
+    compile_s = time.perf_counter() - start
+    for _ in range(max(warmup - 1, 0)):
+        np.asarray(step())
+    seconds = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        np.asarray(step())  # a NumPy result means the step has finished on the device
+        seconds.append(time.perf_counter() - start)
+    return StepTiming(seconds, compile_s, batch_size)
+
+
+def random_batch(model, batch_size: int, num_classes: int, seed: int = 0):
+    """A batch of random images in 0..255 shaped for ``model``'s input, and random labels."""
+    rng = np.random.default_rng(seed)
+    shape = (batch_size, *model.input_shape[1:])
+    return (rng.uniform(0, 255, shape).astype("float32"),
+            rng.integers(0, num_classes, batch_size).astype("int32"))
+
+
+def time_train_step(model, batch_size: int, num_classes: int, steps: int = TIMED_STEPS,
+                    warmup: int = WARMUP_STEPS) -> StepTiming:
+    """Training steps of a compiled ``model`` (its weights change: time a copy you can spare)."""
+    x, y = random_batch(model, batch_size, num_classes)
+    return time_steps(lambda: model.train_on_batch(x, y), batch_size, steps, warmup)
+
+
+def time_infer_step(model, batch_size: int, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS) -> StepTiming:
+    """Inference steps of ``model`` on a random batch."""
+    x, _ = random_batch(model, batch_size, 1)
+    return time_steps(lambda: model.predict_on_batch(x), batch_size, steps, warmup)
