@@ -7,13 +7,17 @@ import os
 import sys
 import traceback
 import warnings
+from datetime import datetime
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from . import plugins, registry
-from .errors import BadInput, ZooError
+from .errors import ZooError
+from .harness import CompareOptions
+from .report import results_table
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
@@ -145,6 +149,71 @@ def plugins_command(as_json):
         table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-",
                       ", ".join(row["backbones"]) or "-", status)
     out.print(table)
+
+
+def _weights(value: str):
+    return None if value.lower() == "none" else value
+
+
+@cli.command("compare")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every registered backbone.")
+@click.option("--dataset", type=click.Choice(["cifar10"]), default="cifar10", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="Local CIFAR-10: the python-batch folder, a folder holding cifar-10-batches-py/, "
+                   "or cifar-10-python.tar.gz. Default: Keras's download and cache.")
+@click.option("--weights", default="imagenet", show_default=True, metavar="imagenet|none|PATH")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
+@click.option("--momentum", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="SGD momentum.")
+@click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True, help="The first part of the training set kept for validation.")
+@click.option("--limit", type=click.IntRange(min=2), help="Use at most the first N train and N test images.")
+@click.option("--input-size", type=click.IntRange(min=1),
+              help="Default: the images' size, raised to each backbone's min input size.")
+@click.option("--freeze", default="recommended", show_default=True, metavar="recommended|all|none|LAYER|INDEX")
+@click.option("--pooling", type=click.Choice(["recommended", "flatten", "avg", "max"]), default="recommended",
+              show_default=True)
+@click.option("--no-preprocess", is_flag=True, help="Feed raw 0-255 pixels (the classic recipe).")
+@click.option("--no-cache", is_flag=True, help="Run the frozen layers on every step instead of caching their output.")
+@click.option("--cache-budget-mb", type=click.FloatRange(min=0), help="Memory for cached features "
+              "(default: half the available memory); above it zoo streams images instead.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
+def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size, optimizer, lr, momentum,
+                    val_split, limit, input_size, freeze, pooling, no_preprocess, no_cache, cache_budget_mb,
+                    seed, output, as_json):
+    """Fine-tune backbones NAME... (or --all) on CIFAR-10 under one protocol and compare them.
+
+    Results go to the output folder after each backbone: results.json, results.csv,
+    each backbone's best model (.keras), curves.png and tradeoff.png.
+    """
+    from .compare import compare
+
+    if not names and not all_:
+        raise click.UsageError("name one or more backbones, or pass --all (see `zoo list`).")
+    cards = [registry.get_backbone(n) for n in (registry.list_backbones() if all_ else dict.fromkeys(names))]
+    options = CompareOptions(
+        output=output or Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
+        dataset=dataset, weights=_weights(weights), epochs=epochs, batch_size=batch_size,
+        optimizer=optimizer, lr=lr, momentum=momentum, val_split=val_split, input_size=input_size,
+        freeze=freeze, pooling=pooling, preprocess=not no_preprocess, cache=not no_cache,
+        cache_budget_mb=cache_budget_mb, seed=seed)
+    rows, code = compare(cards, options, data_dir=data_dir, limit=limit, console=err)
+    if as_json:
+        _emit_json(rows)
+    else:
+        out.print(results_table(rows))
+        err.print(f"Results in {options.output}/ (results.json, results.csv, curves.png, tradeoff.png)",
+                  highlight=False)
+    sys.exit(code)
+
+
+from .bench import bench  # noqa: E402  (zoo bench lives in zoo/bench.py)
+cli.add_command(bench)
 
 
 def main():  # pragma: no cover - for `python -m zoo`

@@ -1,0 +1,211 @@
+"""The comparison protocol: fine-tune one backbone on a dataset and measure it.
+
+Every backbone goes through the same steps: assemble (zoo.model), optionally cache
+the frozen features, train with the best epoch kept, evaluate on the test split,
+save the model, and time the full model's training and inference steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import psutil
+
+from . import backend, timing
+from .cifar10 import ImageData
+from .model import assemble
+
+RESULT_KEYS = [
+    "backbone", "dataset", "weights", "input_size", "freeze_layer", "pooling", "epochs", "batch_size",
+    "train_images", "val_images", "test_images", "test_accuracy", "test_loss", "best_val_accuracy",
+    "total_params", "trainable_params", "non_trainable_params", "train_step_ms", "infer_images_per_s",
+    "fit_seconds", "feature_cache", "device", "backend", "keras_version", "status", "error",
+]
+
+
+@dataclass
+class CompareOptions:
+    """One protocol for every backbone; the defaults are the classic VGG16-on-CIFAR-10 recipe."""
+
+    output: Path
+    dataset: str = "cifar10"
+    weights: str | None = "imagenet"
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 1e-4
+    momentum: float = 0.9
+    val_split: float = 0.2
+    input_size: int | None = None
+    freeze: str = "recommended"
+    pooling: str = "recommended"
+    preprocess: bool = True
+    cache: bool = True
+    cache_budget_mb: float | None = None  # default: half the memory available now
+    seed: int = 0
+
+
+@dataclass
+class Splits:
+    """Train, validation and test arrays; validation is the first part of the training set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple
+    num_classes: int
+
+    @classmethod
+    def from_data(cls, data: ImageData, val_split: float, limit: int | None = None) -> "Splits":
+        x, y = data.x_train[:limit], data.y_train[:limit]
+        x_test, y_test = data.x_test[:limit], data.y_test[:limit]
+        n_val = int(round(len(x) * val_split))
+        return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], x_test, y_test, data.image_shape,
+                   max(len(data.class_names), int(data.y_train.max()) + 1))
+
+
+@dataclass
+class Outcome:
+    """A backbone's result row and its per-epoch history (for the curves)."""
+
+    row: dict
+    history: dict = field(default_factory=dict)
+
+
+class _ProgressCallback(keras.callbacks.Callback):
+    """Advances a rich progress task per batch; names the epoch and validation accuracy."""
+
+    def __init__(self, progress, label: str, total: int, epochs: int | None = None):
+        super().__init__()
+        self.progress, self.label, self.epochs = progress, label, epochs
+        self.task = progress.add_task(label if epochs is None else f"{label} epoch 1/{epochs}", total=total)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress.advance(self.task)
+
+    on_predict_batch_end = on_train_batch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        val = (logs or {}).get("val_accuracy")
+        shown = min(epoch + 2, self.epochs)
+        self.progress.update(self.task, description=f"{self.label} epoch {shown}/{self.epochs}"
+                             + (f" (val acc {val:.3f})" if val is not None else ""))
+
+
+def make_optimizer(options: CompareOptions):
+    if options.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=options.lr)
+    return keras.optimizers.SGD(learning_rate=options.lr, momentum=options.momentum)
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(w.shape) for w in weights))
+
+
+def cache_plan(assembled, n_images: int, options: CompareOptions) -> tuple[bool, str]:
+    """Whether to cache the frozen features, and how the results should describe it."""
+    if not options.cache:
+        return False, "off (--no-cache)"
+    if assembled.frozen is None:
+        return False, f"off ({assembled.cut})"
+    need_mb = n_images * math.prod(assembled.frozen.output.shape[1:]) * 4 / 2**20
+    budget_mb = options.cache_budget_mb
+    if budget_mb is None:
+        budget_mb = psutil.virtual_memory().available / 2**20 / 2
+    if need_mb > budget_mb:
+        return False, f"streamed (features need {need_mb:,.0f} MB, budget {budget_mb:,.0f} MB)"
+    return True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
+
+
+def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, say=print) -> Outcome:
+    """Fine-tune ``card`` under the protocol; returns its row (``status`` ok) and history."""
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(options.seed)
+    size = options.input_size or max(max(splits.image_shape[:2]), card.min_input_size)
+    assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size,
+                         weights=options.weights, freeze=options.freeze, pooling=options.pooling,
+                         preprocess=options.preprocess)
+    model = assembled.model
+    n_images = len(splits.x_train) + len(splits.x_val) + len(splits.x_test)
+    use_cache, cache_note = cache_plan(assembled, n_images, options)
+    if cache_note.startswith("streamed"):
+        say(f"{card.name}: feature cache {cache_note}; streaming images instead.")
+
+    sets = [(splits.x_train, splits.y_train), (splits.x_val, splits.y_val), (splits.x_test, splits.y_test)]
+    trained = model
+    if use_cache:  # the frozen part runs once per image; only the part after the cut trains
+        trained = assembled.trainable
+        sets = [(_features(assembled.frozen, x, options.batch_size, progress, f"{card.name} features ({part})"), y)
+                for (x, y), part in zip(sets, ("train", "val", "test"))]
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = sets
+
+    trained.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+    options.output.mkdir(parents=True, exist_ok=True)
+    best = options.output / f"{card.name}.best.weights.h5"
+    callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max",
+                                                 save_best_only=True, save_weights_only=True)]
+    if progress is not None:
+        steps = math.ceil(len(x_train) / options.batch_size)
+        callbacks.append(_ProgressCallback(progress, card.name, steps * options.epochs, options.epochs))
+    start = time.perf_counter()
+    history = trained.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=options.epochs,
+                          batch_size=options.batch_size, callbacks=callbacks, verbose=0, shuffle=True)
+    fit_seconds = time.perf_counter() - start
+    trained.load_weights(best)
+    best.unlink()
+    test_loss, test_accuracy = trained.evaluate(x_test, y_test, batch_size=options.batch_size, verbose=0)
+    model.save(options.output / f"{card.name}.keras")
+
+    # Timed on the full model (frozen part included), after the checkpoint is saved:
+    # timing steps change the weights.
+    model.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy")
+    train_timing = timing.time_train_step(model, options.batch_size, splits.num_classes)
+    infer_timing = timing.time_infer_step(model, options.batch_size)
+
+    first_trainable = assembled.backbone.layers[assembled.freeze_index].name \
+        if assembled.freeze_index < len(assembled.backbone.layers) else None
+    total = model.count_params()
+    trainable = _count(model.trainable_weights)
+    row = {
+        "backbone": card.name, "dataset": options.dataset, "weights": options.weights or "none",
+        "input_size": size, "freeze_layer": first_trainable, "freeze_index": assembled.freeze_index,
+        "pooling": options.pooling if options.pooling != "recommended" else card.pooling,
+        "epochs": options.epochs, "batch_size": options.batch_size,
+        "train_images": len(splits.x_train), "val_images": len(splits.x_val),
+        "test_images": len(splits.x_test), "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss), "best_val_accuracy": float(max(history.history["val_accuracy"])),
+        "total_params": int(total), "trainable_params": trainable, "non_trainable_params": int(total - trainable),
+        "train_step_ms": train_timing.median_ms, "infer_images_per_s": infer_timing.images_per_s,
+        "fit_seconds": fit_seconds, "feature_cache": cache_note,
+        **environment(), "status": "ok", "error": None,
+    }
+    return Outcome(row, {k: [float(v) for v in vs] for k, vs in history.history.items()})
+
+
+def _features(frozen, x, batch_size, progress, label):
+    callbacks = []
+    if progress is not None:
+        callbacks.append(_ProgressCallback(progress, label, math.ceil(len(x) / batch_size)))
+    return frozen.predict(x, batch_size=batch_size, verbose=0, callbacks=callbacks)
+
+
+def environment() -> dict:
+    return {"device": backend.device_name(), "backend": backend.backend_name(),
+            "keras_version": keras.__version__}
+
+
+def failed_row(name: str, options: CompareOptions, error: str) -> dict:
+    row = dict.fromkeys(RESULT_KEYS)
+    row.update(backbone=name, dataset=options.dataset, weights=options.weights or "none",
+               epochs=options.epochs, batch_size=options.batch_size, **environment(),
+               status="failed", error=error)
+    return row
