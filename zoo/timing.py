@@ -65,14 +65,28 @@ def random_batch(model, batch_size: int, num_classes: int, seed: int = 0):
             rng.integers(0, num_classes, batch_size).astype("int32"))
 
 
+def train_step(model, batch_size: int, num_classes: int):
+    """One training step of a compiled ``model`` on a fixed random batch, as a callable.
+
+    Each call returns the loss as a NumPy value, so it returns once the step is done.
+    ``zoo bench``, ``zoo compare`` and the pytest-benchmark suite all time this callable.
+    """
+    x, y = random_batch(model, batch_size, num_classes)
+    return lambda: np.asarray(model.train_on_batch(x, y))
+
+
+def infer_step(model, batch_size: int):
+    """One inference step of ``model`` on a fixed random batch, as a callable (see ``train_step``)."""
+    x, _ = random_batch(model, batch_size, 1)
+    return lambda: np.asarray(model.predict_on_batch(x))
+
+
 def time_train_step(model, batch_size: int, num_classes: int, steps: int = TIMED_STEPS,
                     warmup: int = WARMUP_STEPS) -> StepTiming:
     """Training steps of a compiled ``model`` (its weights change: time a copy you can spare)."""
-    x, y = random_batch(model, batch_size, num_classes)
-    return time_steps(lambda: model.train_on_batch(x, y), batch_size, steps, warmup)
+    return time_steps(train_step(model, batch_size, num_classes), batch_size, steps, warmup)
 
 
 def time_infer_step(model, batch_size: int, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS) -> StepTiming:
     """Inference steps of ``model`` on a random batch."""
-    x, _ = random_batch(model, batch_size, 1)
-    return time_steps(lambda: model.predict_on_batch(x), batch_size, steps, warmup)
+    return time_steps(infer_step(model, batch_size), batch_size, steps, warmup)
