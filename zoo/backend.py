@@ -84,3 +84,24 @@ def peak_device_memory_mb() -> float | None:
     except Exception:
         return None
     return None
+
+
+def reset_peak_device_memory() -> None:
+    """Start a new peak for ``peak_device_memory_mb`` where the backend can (TensorFlow, PyTorch).
+
+    JAX keeps one peak for the life of the process.
+    """
+    backend = backend_name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.reset_memory_stats("GPU:0")
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+    except Exception:  # measuring memory must never stop a run
+        pass
