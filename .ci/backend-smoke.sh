@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Smoke test of a second Keras backend: PyTorch (CPU). zoo must import and run without
+# TensorFlow-only code paths. Run from the repository root in the CI virtual environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The one torch this CI installs: a CPU build served from the machine's local package cache.
+python -m pip install -q torch==2.13.0
+
+export KERAS_BACKEND=torch
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+zoo list
+zoo bench vgg16 --steps 2 --warmup 1 --batch-size 4 --output "$work/bench-torch.json"
+python - "$work/bench-torch.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert {row["backend"] for row in rows} == {"torch"}, rows
+assert all(row["status"] == "ok" for row in rows), rows
+PY
+
+# One epoch of `zoo compare` on a small CIFAR-10 folder in the original python-batch format.
+python -c "import sys; from tests.cifar_files import write_cifar10; write_cifar10(sys.argv[1], n_train=40, n_test=16)" \
+    "$work/cifar10"
+zoo compare vgg16 --data-dir "$work/cifar10" --weights none --epochs 1 --batch-size 8 --limit 16 \
+    --output "$work/compare"
+echo "backend smoke test under KERAS_BACKEND=torch: ok"
