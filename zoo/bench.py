@@ -303,6 +303,8 @@ def run_backends(backends, cards, settings: Settings, mode: str, plugin_specs=()
             reason = _last_error_line(result.stderr or result.stdout)
             rows += failed(f"zoo bench exited {result.returncode} under KERAS_BACKEND={name}: {reason}")
             continue
+        if progress:
+            progress(f"backend {name}: {len(found)} rows, {sum(r.get('status') != 'ok' for r in found)} failed")
         rows += found
     return rows
 
@@ -339,7 +341,7 @@ def rows_table(rows, caption: str) -> Table:
                  row["mode"], str(row["batch_size"]), str(row["input_size"] or "-"),
                  row["precision"]]
         if row.get("status", "ok") != "ok":
-            table.add_row(*map(escape, cells), f"[red]error: {escape(str(row.get('error')))}[/]", *[""] * (len(columns) - len(cells) - 1))
+            table.add_row(*map(escape, cells), "[red]failed[/]", *[""] * (len(columns) - len(cells) - 1))
             continue
         table.add_row(*map(escape, cells), _fmt(row["step_ms_median"]),
                       f"{_fmt(row['step_ms_p10'])}-{_fmt(row['step_ms_p90'])}",
@@ -525,5 +527,8 @@ def bench(ctx, names, all_, mode, batch_size, input_size, steps, warmup, precisi
     failed = [row for row in rows if row.get("status") != "ok"]
     if failed:
         if not as_json:
-            err.print(f"[red]{len(failed)} of {len(rows)} rows failed.[/]", highlight=False)
+            err.print(f"[red]{len(failed)} of {len(rows)} rows failed:[/]", highlight=False)
+            for row in failed:
+                where = " ".join(filter(None, [row["backbone"], row.get("backend"), row["mode"]]))
+                err.print(f"  {escape(where)}: {escape(str(row.get('error')))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
