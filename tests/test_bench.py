@@ -41,7 +41,7 @@ def check_ok_row(row):
     assert row["step_ms_p10"] <= row["step_ms_median"] <= row["step_ms_p90"]
     # images/s is the batch over the median step time, up to the rounding of both figures.
     assert row["images_per_s"] == pytest.approx(row["batch_size"] / row["step_ms_median"] * 1000, rel=1e-3)
-    assert row["peak_device_mb"] is None  # these tests run on a CPU
+    assert row["peak_device_mb"] is None or row["peak_device_mb"] > 0  # None on a CPU
     assert isinstance(row["params"], int) and row["params"] > 0
     assert row["backend"] and row["device"] and re.match(r"\d+\.\d+", row["keras_version"])
 
