@@ -125,6 +125,41 @@ def cache_plan(assembled, n_images: int, options: CompareOptions) -> tuple[bool,
     return True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
 
 
+def train_and_evaluate(assembled, splits: Splits, options: CompareOptions, use_cache: bool, progress=None):
+    """Train with the best epoch (on validation accuracy) kept, then evaluate it on the test split.
+
+    With ``use_cache`` the frozen part runs once per image and only the part after the
+    cut trains; its layers are the full model's, so the full model ends up trained too.
+    Returns ``(history, test_loss, test_accuracy, fit_seconds)``.
+    """
+    name = assembled.card.name
+    sets = [(splits.x_train, splits.y_train), (splits.x_val, splits.y_val), (splits.x_test, splits.y_test)]
+    trained = assembled.model
+    if use_cache:
+        trained = assembled.trainable
+        sets = [(_features(assembled.frozen, x, options.batch_size, progress, f"{name} features ({part})"), y)
+                for (x, y), part in zip(sets, ("train", "val", "test"))]
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = sets
+
+    trained.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+    options.output.mkdir(parents=True, exist_ok=True)
+    best = options.output / f"{name}.best.weights.h5"
+    callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max",
+                                                 save_best_only=True, save_weights_only=True)]
+    if progress is not None:
+        steps = math.ceil(len(x_train) / options.batch_size)
+        callbacks.append(_ProgressCallback(progress, name, steps * options.epochs, options.epochs))
+    start = time.perf_counter()
+    history = trained.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=options.epochs,
+                          batch_size=options.batch_size, callbacks=callbacks, verbose=0, shuffle=True)
+    fit_seconds = time.perf_counter() - start
+    trained.load_weights(best)
+    best.unlink()
+    test_loss, test_accuracy = trained.evaluate(x_test, y_test, batch_size=options.batch_size, verbose=0)
+    return history, float(test_loss), float(test_accuracy), fit_seconds
+
+
 def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, say=print) -> Outcome:
     """Fine-tune ``card`` under the protocol; returns its row (``status`` ok) and history."""
     keras.utils.clear_session()
@@ -139,35 +174,17 @@ def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, s
     if cache_note.startswith("streamed"):
         say(f"{card.name}: feature cache {cache_note}; streaming images instead.")
 
-    sets = [(splits.x_train, splits.y_train), (splits.x_val, splits.y_val), (splits.x_test, splits.y_test)]
-    trained = model
-    if use_cache:  # the frozen part runs once per image; only the part after the cut trains
-        trained = assembled.trainable
-        sets = [(_features(assembled.frozen, x, options.batch_size, progress, f"{card.name} features ({part})"), y)
-                for (x, y), part in zip(sets, ("train", "val", "test"))]
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = sets
-
-    trained.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
-    options.output.mkdir(parents=True, exist_ok=True)
-    best = options.output / f"{card.name}.best.weights.h5"
-    callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max",
-                                                 save_best_only=True, save_weights_only=True)]
-    if progress is not None:
-        steps = math.ceil(len(x_train) / options.batch_size)
-        callbacks.append(_ProgressCallback(progress, card.name, steps * options.epochs, options.epochs))
-    start = time.perf_counter()
-    history = trained.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=options.epochs,
-                          batch_size=options.batch_size, callbacks=callbacks, verbose=0, shuffle=True)
-    fit_seconds = time.perf_counter() - start
-    trained.load_weights(best)
-    best.unlink()
-    test_loss, test_accuracy = trained.evaluate(x_test, y_test, batch_size=options.batch_size, verbose=0)
+    history, test_loss, test_accuracy, fit_seconds = train_and_evaluate(assembled, splits, options,
+                                                                       use_cache, progress)
+    if use_cache:  # the full model was not trained directly: compile it, so that the saved
+        # .keras model can be evaluated or trained on as it is
+        model.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        model.optimizer.build(model.trainable_variables)
     model.save(options.output / f"{card.name}.keras")
 
     # Timed on the full model (frozen part included), after the checkpoint is saved:
     # timing steps change the weights.
-    model.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy")
     train_timing = timing.time_train_step(model, options.batch_size, splits.num_classes)
     infer_timing = timing.time_infer_step(model, options.batch_size)
 
@@ -181,8 +198,8 @@ def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, s
         "pooling": options.pooling if options.pooling != "recommended" else card.pooling,
         "epochs": options.epochs, "batch_size": options.batch_size,
         "train_images": len(splits.x_train), "val_images": len(splits.x_val),
-        "test_images": len(splits.x_test), "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss), "best_val_accuracy": float(max(history.history["val_accuracy"])),
+        "test_images": len(splits.x_test), "test_accuracy": test_accuracy,
+        "test_loss": test_loss, "best_val_accuracy": float(max(history.history["val_accuracy"])),
         "total_params": int(total), "trainable_params": trainable, "non_trainable_params": int(total - trainable),
         "train_step_ms": train_timing.median_ms, "infer_images_per_s": infer_timing.images_per_s,
         "fit_seconds": fit_seconds, "feature_cache": cache_note,

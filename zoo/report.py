@@ -51,7 +51,8 @@ def plot_curves(histories: dict[str, dict], path: Path) -> None:
         ax.set(title=title, xlabel="epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    acc_ax.legend(fontsize=8, loc="best")
+    if histories:
+        acc_ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

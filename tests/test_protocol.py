@@ -1,0 +1,195 @@
+"""The training protocol in-process: model assembly, freezing, feature caching, loading data."""
+
+import json
+import pickle
+import tarfile
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo import cifar10
+from zoo.compare import compare
+from zoo.harness import CompareOptions, Splits, run_backbone, train_and_evaluate
+from zoo.model import assemble
+
+from .cifar_files import write_cifar10
+from .conftest import TINY_PLUGIN, registered
+
+zoo.load_plugins([str(TINY_PLUGIN)])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return cifar10.load_local(write_cifar10(tmp_path_factory.mktemp("cifar"), n_train=120, n_test=40))
+
+
+def trainable_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_vgg16_has_the_classic_recipe_parameter_counts():
+    built = assemble(zoo.get_backbone("vgg16"), (32, 32, 3), 10, input_size=32, weights=None)
+    assert built.model.count_params() == 14_848_586
+    assert trainable_count(built.model) == 133_898
+    assert built.freeze_index == 19 and built.cut == "block5_pool"
+
+
+def test_resnet50_recommended_freeze_leaves_only_conv5_trainable():
+    built = assemble(zoo.get_backbone("resnet50"), (32, 32, 3), 10, input_size=32, weights=None)
+    layers = built.backbone.layers
+    assert built.freeze_index == 143 and layers[143].name == "conv5_block1_1_conv"
+    assert not any(layer.trainable for layer in layers[:143])
+    assert all(layer.trainable for layer in layers[143:])
+    assert built.cut == "conv4_block6_out"
+    # A frozen BatchNormalization runs in inference mode: a training step leaves its statistics alone,
+    # while one in conv5 updates them.
+    frozen_bn, trained_bn = built.backbone.get_layer("conv4_block6_3_bn"), built.backbone.get_layer("conv5_block3_3_bn")
+    before = [keras.ops.convert_to_numpy(frozen_bn.moving_mean), keras.ops.convert_to_numpy(trained_bn.moving_mean)]
+    built.model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    built.model.train_on_batch(x, np.arange(4))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(frozen_bn.moving_mean), before[0])
+    assert not np.allclose(keras.ops.convert_to_numpy(trained_bn.moving_mean), before[1])
+
+
+@pytest.mark.parametrize("freeze, index, cut", [
+    ("all", 19, "block5_pool"), ("none", 0, "nothing is frozen"), ("11", 11, "block3_pool"),
+    ("block4_conv1", 11, "block3_pool")])
+def test_freeze_options(freeze, index, cut):
+    built = assemble(zoo.get_backbone("vgg16"), (32, 32, 3), 10, input_size=32, weights=None,
+                     freeze=freeze, pooling="max")
+    assert built.freeze_index == index and built.cut == cut
+    assert [layer.trainable for layer in built.backbone.layers] == [i >= index for i in range(19)]
+    assert isinstance(built.model.get_layer("max_pool"), keras.layers.GlobalMaxPooling2D)
+
+
+def test_small_images_are_resized_inside_the_model():
+    built = assemble(zoo.get_backbone("tiny"), (16, 16, 3), 10, input_size=32, weights=None)
+    assert built.model.input_shape == (None, 16, 16, 3)
+    assert built.model.get_layer("resize").output.shape == (None, 32, 32, 3)
+
+
+@pytest.mark.parametrize("name", ["tiny", "resnet50"])
+def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path):
+    splits = Splits.from_data(data, 0.25, limit=64)
+    card = zoo.get_backbone(name)
+    weights, results = {}, {}
+    for cache in (True, False):
+        keras.utils.clear_session()
+        keras.utils.set_random_seed(3)
+        built = assemble(card, (32, 32, 3), 10, input_size=32, weights=None)
+        options = CompareOptions(output=tmp_path, weights=None, epochs=2, batch_size=16, optimizer="adam",
+                                 lr=1e-3, seed=3)
+        history, loss, accuracy, _ = train_and_evaluate(built, splits, options, use_cache=cache)
+        results[cache] = (history.history, loss, accuracy)
+        weights[cache] = [keras.ops.convert_to_numpy(w) for w in built.model.weights]
+    assert built.frozen is not None
+    assert len(weights[True]) == len(weights[False])
+    for cached, full in zip(weights[True], weights[False]):
+        np.testing.assert_allclose(cached, full, rtol=1e-4, atol=1e-5)
+    assert results[True][1:] == pytest.approx(results[False][1:], rel=1e-4)
+    assert results[True][0]["val_loss"] == pytest.approx(results[False][0]["val_loss"], rel=1e-4)
+
+
+def test_training_changes_only_what_is_not_frozen(data, tmp_path):
+    keras.utils.set_random_seed(0)
+    built = assemble(zoo.get_backbone("tiny"), (32, 32, 3), 10, input_size=32, weights=None)
+    before = {w.path: keras.ops.convert_to_numpy(w) for w in built.model.weights}
+    options = CompareOptions(output=tmp_path, weights=None, epochs=1, batch_size=16, optimizer="adam", lr=1e-2)
+    train_and_evaluate(built, Splits.from_data(data, 0.25, limit=64), options, use_cache=True)
+    trainable = {w.path for w in built.model.trainable_weights}
+    for weight in built.model.weights:
+        unchanged = np.array_equal(before[weight.path], keras.ops.convert_to_numpy(weight))
+        assert unchanged == (weight.path not in trainable), weight.path
+
+
+def test_a_cache_over_budget_streams_instead(data, tmp_path):
+    options = CompareOptions(output=tmp_path, weights=None, epochs=1, batch_size=16, cache_budget_mb=0.01)
+    notes = []
+    row = run_backbone(zoo.get_backbone("tiny"), Splits.from_data(data, 0.2, 60), options, say=notes.append).row
+    assert row["feature_cache"].startswith("streamed (features need")
+    assert notes and "streaming images instead" in notes[0]
+
+
+def test_ctrl_c_keeps_what_finished(data, tmp_path):
+    class Interrupts:
+        @zoo.hookimpl
+        def register_backbones(self, register):
+            def build(shape, weights):
+                raise KeyboardInterrupt
+
+            register(zoo.Backbone(name="zz-interrupted", build=build, preprocess=lambda x: x, min_input_size=8,
+                                  default_input_size=32, freeze_layer=None, pooling="avg"))
+
+    folder = write_cifar10(tmp_path / "data", 60, 20)
+    with registered(Interrupts(), "interrupts"):
+        cards = [zoo.get_backbone("tiny"), zoo.get_backbone("zz-interrupted"), zoo.get_backbone("vgg16")]
+        options = CompareOptions(output=tmp_path / "run", weights=None, epochs=1, batch_size=16)
+        rows, code = compare(cards, options, data_dir=folder)
+    assert code == 130
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert {r["backbone"]: r["status"] for r in saved} == {"tiny": "ok", "zz-interrupted": "failed"}
+    assert (tmp_path / "run" / "tiny.keras").exists()
+
+
+# The loader: the original python-batch format, read without running code.
+
+class RunsCode:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/zoo-pwned-by-pickle",))
+
+
+def test_a_pickle_that_runs_code_is_refused(tmp_path):
+    import os
+
+    folder = write_cifar10(tmp_path, 20, 10)
+    (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": RunsCode(), b"labels": []}, protocol=2))
+    if os.path.exists("/tmp/zoo-pwned-by-pickle"):
+        os.remove("/tmp/zoo-pwned-by-pickle")
+    with pytest.raises(zoo.BadInput, match=r"data_batch_3 is not a valid CIFAR python-batch file "
+                                           r"\(UnpicklingError: refusing to load posix.system"):
+        cifar10.load_local(folder)
+    assert not os.path.exists("/tmp/zoo-pwned-by-pickle")
+
+
+def test_a_truncated_file_is_named(tmp_path):
+    folder = write_cifar10(tmp_path, 20, 10)
+    (folder / "test_batch").write_bytes((folder / "test_batch").read_bytes()[:500])
+    with pytest.raises(zoo.BadInput) as info:
+        cifar10.load_local(folder)
+    assert str(info.value).startswith(f"{folder}/test_batch is not a valid CIFAR python-batch file")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_files_are_listed(tmp_path):
+    folder = write_cifar10(tmp_path, 20, 10)
+    (folder / "data_batch_5").unlink()
+    with pytest.raises(zoo.BadInput, match="lacks CIFAR-10 files data_batch_5"):
+        cifar10.load_local(folder)
+
+
+def test_the_three_local_layouts_and_any_batch_size(tmp_path):
+    folder = write_cifar10(tmp_path / "cifar-10-batches-py", n_train=37, n_test=13)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    loaded = [cifar10.load_local(p) for p in (folder, tmp_path, archive)]
+    for data in loaded:
+        assert data.x_train.shape == (37, 32, 32, 3) and data.x_test.shape == (13, 32, 32, 3)
+        assert data.x_train.dtype == np.uint8 and data.class_names[0] == "airplane"
+        np.testing.assert_array_equal(data.x_train, loaded[0].x_train)
+        np.testing.assert_array_equal(data.y_test, loaded[0].y_test)
+    # Channel order: the first 1024 values are red.
+    raw = pickle.load(open(folder / "data_batch_1", "rb"), encoding="bytes")[b"data"]
+    np.testing.assert_array_equal(loaded[0].x_train[0, :, :, 0].ravel(), raw[0, :1024])
+
+
+def test_keras_cache_is_used_before_any_download(tmp_path, monkeypatch):
+    write_cifar10(tmp_path / "datasets" / "cifar-10-batches-py", n_train=10, n_test=5)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    data = cifar10.load_keras_cache()
+    assert len(data.x_train) == 10 and data.source == str(tmp_path / "datasets" / "cifar-10-batches-py")
