@@ -21,7 +21,7 @@ from .report import results_table
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line messages stay on one line
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
