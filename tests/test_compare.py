@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from .cifar_files import write_cifar10
-from .conftest import TESTS, TINY_PLUGIN, json_out
+from .conftest import TINY_PLUGIN, json_out, registered
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -61,7 +61,6 @@ def test_compare_end_to_end(run_zoo, cifar, tmp_path):
 def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_path):
     import keras
 
-    import zoo
     from zoo import cifar10
 
     out = tmp_path / "run"
@@ -69,8 +68,10 @@ def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_pa
             "--epochs", "2", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.003",
             "--limit", "250", "--output", out, "--json", check=0)
     row = json.loads((out / "results.json").read_text())[0]
-    zoo.load_plugins([str(TINY_PLUGIN)])
-    model = keras.saving.load_model(out / "tiny.keras")
+    from zoo.plugins import import_plugin
+
+    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
+        model = keras.saving.load_model(out / "tiny.keras")
     data = cifar10.load_local(cifar)
     _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     assert accuracy == pytest.approx(row["test_accuracy"], abs=1e-6)

@@ -17,7 +17,15 @@ from zoo.model import assemble
 from .cifar_files import write_cifar10
 from .conftest import TINY_PLUGIN, registered
 
-zoo.load_plugins([str(TINY_PLUGIN)])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_backbone():
+    """The tiny test backbone, registered for this module only."""
+    from zoo.plugins import import_plugin
+
+    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def load_plugins(extra: tuple[str, ...] | list[str] = ()) -> None:
     from_env = [s.strip() for s in os.environ.get("ZOO_PLUGINS", "").split(",") if s.strip()]
     for spec in [*from_env, *extra]:
         if spec not in _tried:
-            _load(PluginInfo(spec), lambda spec=spec: _import_local(spec))
+            _load(PluginInfo(spec), lambda spec=spec: import_plugin(spec))
 
 
 def _load_entry_points() -> None:
@@ -79,7 +79,7 @@ def _load_entry_points() -> None:
         _load(info, ep.load)
 
 
-def _import_local(spec: str):
+def import_plugin(spec: str):
     """Import a plugin given as a ``.py`` file path or a dotted module name."""
     path = Path(spec)
     if spec.endswith(".py") or path.exists():
