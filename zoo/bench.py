@@ -153,12 +153,11 @@ def _round(value, digits):
 
 
 def _base_row(name: str, mode: str, batch_size: int, input_size, precision: str) -> dict:
-    import keras
+    from .harness import environment
 
     row = dict.fromkeys(ROW_KEYS)
     row.update(backbone=name, mode=mode, batch_size=batch_size, input_size=input_size,
-               precision=precision, device=backend.device_name(), backend=backend.backend_name(),
-               keras_version=keras.__version__, status="ok", error=None)
+               precision=precision, **environment(), status="ok", error=None)
     return row
 
 

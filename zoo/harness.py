@@ -18,6 +18,7 @@ import psutil
 
 from . import backend, timing
 from .cifar10 import ImageData
+from .layers import count_params
 from .model import assemble
 
 RESULT_KEYS = [
@@ -106,10 +107,6 @@ def make_optimizer(options: CompareOptions):
     return keras.optimizers.SGD(learning_rate=options.lr, momentum=options.momentum)
 
 
-def _count(weights) -> int:
-    return int(sum(math.prod(w.shape) for w in weights))
-
-
 def cache_plan(assembled, n_images: int, options: CompareOptions) -> tuple[bool, str]:
     """Whether to cache the frozen features, and how the results should describe it."""
     if not options.cache:
@@ -192,7 +189,7 @@ def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, s
     first_trainable = assembled.backbone.layers[assembled.freeze_index].name \
         if assembled.freeze_index < len(assembled.backbone.layers) else None
     total = model.count_params()
-    trainable = _count(model.trainable_weights)
+    trainable = count_params(model.trainable_weights)
     row = {
         "backbone": card.name, "dataset": options.dataset, "weights": options.weights or "none",
         "input_size": size, "freeze_layer": first_trainable, "freeze_index": assembled.freeze_index,

@@ -42,6 +42,11 @@ def apply_freeze(model, index: int) -> None:
         layer.trainable = position >= index
 
 
+def count_params(weights) -> int:
+    """How many numbers a list of weights (variables) holds."""
+    return int(sum(math.prod(w.shape) for w in weights))
+
+
 def _shape(layer) -> str:
     try:
         return str(tuple(layer.output.shape))
@@ -57,7 +62,7 @@ def layer_rows(model, index: int) -> list[dict]:
             "name": layer.name,
             "type": type(layer).__name__,
             "output_shape": _shape(layer),
-            "params": int(sum(math.prod(w.shape) for w in layer.weights)),
+            "params": count_params(layer.weights),
             "trainable": i >= index,
         }
         for i, layer in enumerate(model.layers)
