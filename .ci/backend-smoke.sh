@@ -21,7 +21,7 @@ assert all(row["status"] == "ok" for row in rows), rows
 PY
 
 # One epoch of `zoo compare` on a small CIFAR-10 folder in the original python-batch format.
-python -c "import sys; from tests.cifar_files import write_cifar10; write_cifar10(sys.argv[1], n_train=40, n_test=16)" \
+python -c "import sys; from tests.dataset_files import write_cifar10; write_cifar10(sys.argv[1], n_train=40, n_test=16)" \
     "$work/cifar10"
 zoo compare vgg16 --data-dir "$work/cifar10" --weights none --epochs 1 --batch-size 8 --limit 16 \
     --output "$work/compare"

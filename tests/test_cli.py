@@ -76,7 +76,8 @@ def test_a_broken_plugin_is_skipped_and_reported(run_zoo):
     assert rows[str(broken)]["status"] == "broken"
     assert rows[str(broken)]["error"] == "RuntimeError: this plugin is broken on purpose"
     assert rows["vgg16"] == {"name": "vgg16", "distribution": "zoo", "version": rows["vgg16"]["version"],
-                             "backbones": ["vgg16"], "status": "ok", "error": None}
+                             "backbones": ["vgg16"], "datasets": [], "heads": [], "status": "ok", "error": None}
+    assert rows["cifar"]["datasets"] == ["cifar10", "cifar100"] and rows["heads"]["heads"] == ["bn", "dense", "linear"]
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warning == [f"warning: plugin '{broken}' skipped: RuntimeError: this plugin is broken on purpose"]
     # The rest of the CLI still works with the broken plugin given.

@@ -5,7 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from .cifar_files import write_cifar10
+from zoo.harness import RESULT_KEYS
+
+from .dataset_files import write_cifar10
 from .conftest import TINY_PLUGIN, json_out, registered
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -49,7 +51,7 @@ def test_compare_end_to_end(run_zoo, cifar, tmp_path):
         assert row["backend"] == "tensorflow" and row["device"]
 
     frame = pd.read_csv(out / "results.csv")
-    assert list(frame.columns[:len(keys)]) == keys
+    assert list(frame.columns[:len(RESULT_KEYS)]) == RESULT_KEYS
     assert list(frame["backbone"]) == [r["backbone"] for r in rows]
     for image in ("curves.png", "tradeoff.png"):
         data = (out / image).read_bytes()
@@ -61,7 +63,7 @@ def test_compare_end_to_end(run_zoo, cifar, tmp_path):
 def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_path):
     import keras
 
-    from zoo import cifar10
+    import zoo
 
     out = tmp_path / "run"
     run_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--data-dir", cifar, "--weights", "none",
@@ -72,7 +74,7 @@ def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_pa
 
     with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
         model = keras.saving.load_model(out / "tiny.keras")
-    data = cifar10.load_local(cifar)
+    data = zoo.load_dataset("cifar10", cifar)
     _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     assert accuracy == pytest.approx(row["test_accuracy"], abs=1e-6)
 
@@ -129,9 +131,11 @@ def test_no_network_and_nothing_cached_names_the_file_and_the_flags(run_zoo, cif
                "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
                "http_proxy": "http://127.0.0.1:9", "NO_PROXY": "", "no_proxy": ""}
     result = run_zoo("compare", "vgg16", "--weights", "none", "--output", tmp_path / "a", env=offline, check=2)
-    assert error_lines(result) == [
-        f"Error: CIFAR-10 is not cached and could not be downloaded (Exception): put cifar-10-python.tar.gz "
-        f"(or its cifar-10-batches-py/ folder) in {tmp_path / 'keras' / 'datasets'}/, or pass --data-dir DIR."]
+    [line] = error_lines(result)
+    assert line.startswith("Error: CIFAR-10 is not cached and could not be downloaded from "
+                           "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (")
+    assert line.endswith(f"): put cifar-10-python.tar.gz (or its cifar-10-batches-py/ folder) in "
+                         f"{tmp_path / 'keras' / 'datasets'}/, or pass --data-dir DIR.")
     result = run_zoo("compare", "vgg16", "--data-dir", cifar, "--limit", "20", "--epochs", "1",
                      "--output", tmp_path / "b", env=offline, check=2)
     [line] = error_lines(result)

@@ -1,12 +1,18 @@
-"""The backbone card: what zoo knows about a backbone before it builds it (like timm's model cards)."""
+"""The cards plugins register: what zoo knows about a backbone, a dataset or a head before using it.
+
+Like timm's model cards, they are declarative: names, sizes and the callables that build or load.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 POOLINGS = ("flatten", "avg", "max")
+# The `zoo compare` options a dataset card may recommend values for.
+RECIPE_KEYS = ("optimizer", "lr", "momentum", "batch_size", "epochs", "head", "dropout")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -48,4 +54,77 @@ class Backbone:
         for field in ("build", "preprocess"):
             if not callable(getattr(self, field)):
                 found.append(f"{field} must be callable")
+        return found
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's card. Plugins register one per dataset through ``register_datasets``.
+
+    ``load_local(folder, variant)`` reads the splits from files in the dataset's
+    published format (what ``--data-dir`` points at); ``download(variant)`` gets
+    them from the dataset's usual source (Keras's download and cache). Either may be
+    ``None`` when the dataset has no such path. Both return an ``"ImageData"``.
+
+    ``variants`` are the accepted values of ``--dataset name:VARIANT`` (the first is
+    the default). With ``path_argument`` the argument is instead the folder to read
+    (``folder:PATH``) and ``load_local`` gets it.
+    """
+
+    name: str
+    num_classes: Optional[int]  # None: found in the files
+    class_names: Optional[Tuple[str, ...]]
+    image_shape: Optional[Tuple[int, int, int]]  # native (height, width, channels); None: varies
+    load_local: Optional[Callable[[Path, Optional[str]], "ImageData"]]
+    download: Optional[Callable[[Optional[str]], "ImageData"]]
+    variants: Tuple[str, ...] = ()
+    path_argument: bool = False
+    local_files: str = ""  # what --data-dir must hold, for help and errors
+    description: str = ""
+    reference: str = ""
+    # Training settings this dataset recommends, used where the command line leaves an
+    # option at its default, e.g. {"optimizer": "adam", "lr": 1e-3}; keys from RECIPE_KEYS.
+    recipe: dict = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """What is wrong with this card, as short phrases (empty when it is valid)."""
+        found = []
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            found.append(f"name {self.name!r} must be lower case letters, digits, '_', '-' or '.'")
+        if self.load_local is None and self.download is None:
+            found.append("give load_local, download or both")
+        for part in ("load_local", "download"):
+            value = getattr(self, part)
+            if value is not None and not callable(value):
+                found.append(f"{part} must be callable or None")
+        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 2):
+            found.append(f"num_classes must be an integer >= 2 or None, not {self.num_classes!r}")
+        if self.image_shape is not None and (len(self.image_shape) != 3 or self.image_shape[2] not in (1, 3)):
+            found.append(f"image_shape must be (height, width, 1 or 3), not {self.image_shape!r}")
+        unknown = set(self.recipe) - set(RECIPE_KEYS)
+        if unknown:
+            found.append(f"recipe keys {', '.join(sorted(unknown))} are not among {', '.join(RECIPE_KEYS)}")
+        if self.path_argument and self.variants:
+            found.append("a dataset takes either a path argument or variants, not both")
+        return found
+
+
+@dataclass(frozen=True)
+class Head:
+    """A classifier head's card. Plugins register one per head through ``register_heads``.
+
+    ``build(num_classes, dropout)`` returns the layers that follow the backbone's
+    pooling, the last one the softmax classifier. ``dropout`` is ``--dropout``.
+    """
+
+    name: str
+    build: Callable[[int, float], list]
+    description: str = ""
+
+    def problems(self) -> list[str]:
+        found = []
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            found.append(f"name {self.name!r} must be lower case letters, digits, '_', '-' or '.'")
+        if not callable(self.build):
+            found.append("build must be callable")
         return found

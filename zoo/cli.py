@@ -7,17 +7,19 @@ import os
 import sys
 import traceback
 import warnings
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
 from . import plugins, registry
 from .errors import ZooError
 from .harness import CompareOptions
-from .report import results_table
+from .report import results_table, summary_table
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
@@ -137,18 +139,75 @@ def layers_command(name, input_size, as_json):
 def plugins_command(as_json):
     """Every plugin, loaded or broken, and the backbones it registered."""
     rows = [{"name": p.name, "distribution": p.distribution, "version": p.version,
-             "backbones": p.backbones, "status": "broken" if p.error else "ok", "error": p.error}
+             "backbones": p.backbones, "datasets": p.datasets, "heads": p.heads,
+             "status": "broken" if p.error else "ok", "error": p.error}
             for p in registry.plugin_report()]
     if as_json:
         return _emit_json(rows)
     table = Table(title="Plugins")
-    for column in ("name", "distribution", "version", "backbones", "status"):
+    for column in ("name", "distribution", "version", "registers", "status"):
         table.add_column(column)
     for row in rows:
         status = f"[red]broken: {row['error']}[/]" if row["error"] else "[green]ok[/]"
-        table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-",
-                      ", ".join(row["backbones"]) or "-", status)
+        registers = "; ".join(f"{kind}: {', '.join(row[kind])}" for kind in ("backbones", "datasets", "heads")
+                              if row[kind])
+        table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-", registers or "-", status)
     out.print(table)
+
+
+@cli.command("datasets")
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
+def datasets_command(pattern, as_json):
+    """The registered datasets matching PATTERN, and what `--data-dir` must hold for each."""
+    rows = []
+    for name in registry.list_datasets(pattern):
+        entry = registry.registrations("dataset")[name]
+        card = entry.card
+        rows.append({"name": name, "plugin": entry.plugin, "classes": card.num_classes,
+                     "image_shape": "x".join(map(str, card.image_shape)) if card.image_shape else None,
+                     "variants": list(card.variants), "argument": "PATH" if card.path_argument else None,
+                     "download": card.download is not None, "local_files": card.local_files,
+                     "description": card.description})
+    if as_json:
+        return _emit_json(rows)
+    table = Table(title="Registered datasets (--dataset NAME[:ARG])")
+    for column in ("name", "classes", "images", "argument", "download", "--data-dir holds", "description"):
+        table.add_column(column, justify="right" if column == "classes" else "left")
+    for row in rows:
+        argument = row["argument"] or " | ".join(row["variants"]) or "-"
+        table.add_row(row["name"], str(row["classes"] or "from files"), row["image_shape"] or "as found",
+                      argument, "yes" if row["download"] else "-", row["local_files"] or "-", row["description"])
+    out.print(table)
+
+
+@cli.command("heads")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
+def heads_command(as_json):
+    """The registered classifier heads (`zoo compare --head NAME`)."""
+    rows = [{"name": name, "plugin": r.plugin, "description": r.card.description}
+            for name, r in registry.registrations("head").items()]
+    if as_json:
+        return _emit_json(rows)
+    table = Table(title="Registered heads (after the backbone's pooling)")
+    for column in ("name", "plugin", "layers"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["plugin"], row["description"])
+    out.print(table)
+
+
+def _seeds(seeds: str | None, repeats: int | None, seed: int) -> list[int]:
+    if seeds and repeats:
+        raise click.UsageError("give --seeds or --repeats, not both.")
+    if repeats:
+        return list(range(repeats))
+    if seeds:
+        try:
+            return list(dict.fromkeys(int(s) for s in seeds.split(",") if s.strip()))
+        except ValueError:
+            raise click.BadParameter(f"{seeds!r} is not a comma-separated list of integers.", param_hint="--seeds")
+    return [seed]
 
 
 def _weights(value: str):
@@ -158,10 +217,12 @@ def _weights(value: str):
 @cli.command("compare")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every registered backbone.")
-@click.option("--dataset", type=click.Choice(["cifar10"]), default="cifar10", show_default=True)
+@click.option("--dataset", default="cifar10", show_default=True, metavar="NAME[:ARG][,...]",
+              help="Registered datasets (`zoo datasets`), comma-separated: cifar10, cifar100[:coarse], mnist, "
+                   "fashion_mnist, folder:PATH, synthetic...")
 @click.option("--data-dir", type=click.Path(path_type=Path),
-              help="Local CIFAR-10: the python-batch folder, a folder holding cifar-10-batches-py/, "
-                   "or cifar-10-python.tar.gz. Default: Keras's download and cache.")
+              help="Read the dataset from local files in its published format (`zoo datasets` says which). "
+                   "Default: Keras's download and cache.")
 @click.option("--weights", default="imagenet", show_default=True, metavar="imagenet|none|PATH")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
@@ -176,35 +237,74 @@ def _weights(value: str):
 @click.option("--freeze", default="recommended", show_default=True, metavar="recommended|all|none|LAYER|INDEX")
 @click.option("--pooling", type=click.Choice(["recommended", "flatten", "avg", "max"]), default="recommended",
               show_default=True)
+@click.option("--head", default="dense", show_default=True, help="A registered head (`zoo heads`): dense, bn, linear...")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
+              help="The head's dropout rate.")
+@click.option("--finetune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Two-stage: after the head has trained (backbone frozen), train end to end for N epochs.")
+@click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True)
+@click.option("--unfreeze-from", metavar="LAYER|INDEX",
+              help="Stage two trains from this layer on (default: the card's freeze layer, or its last block).")
 @click.option("--no-preprocess", is_flag=True, help="Feed raw 0-255 pixels (the classic recipe).")
 @click.option("--no-cache", is_flag=True, help="Run the frozen layers on every step instead of caching their output.")
 @click.option("--cache-budget-mb", type=click.FloatRange(min=0), help="Memory for cached features "
               "(default: half the available memory); above it zoo streams images instead.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seeds", metavar="S1,S2,...", help="Repeat every trial with each seed (overrides --seed).")
+@click.option("--repeats", type=click.IntRange(min=1), help="Seeds 0..N-1 (like --seeds 0,1,...,N-1).")
+@click.option("--resume", is_flag=True, help="Skip trials already finished in the --output folder.")
+@click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
+              help="Where trials run: this process, a fresh process each, or Ray tasks.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="--executor process: trials at a time.")
+@click.option("--address", help="--executor ray: 'auto' or ray://host:port joins a cluster (default: a local Ray).")
+@click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1, show_default=True)
+@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
 def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size, optimizer, lr, momentum,
-                    val_split, limit, input_size, freeze, pooling, no_preprocess, no_cache, cache_budget_mb,
-                    seed, output, as_json):
-    """Fine-tune backbones NAME... (or --all) on CIFAR-10 under one protocol and compare them.
+                    val_split, limit, input_size, freeze, pooling, head, dropout, finetune_epochs, finetune_lr,
+                    unfreeze_from, no_preprocess, no_cache, cache_budget_mb, seed, seeds, repeats, resume, executor,
+                    jobs, address, cpus_per_trial, gpus_per_trial, output, as_json):
+    """Fine-tune backbones NAME... (or --all) on a dataset under one protocol and compare them.
 
     Results go to the output folder after each backbone: results.json, results.csv,
     each backbone's best model (.keras), curves.png and tradeoff.png.
     """
     from .compare import compare
+    from .datasets import with_recipe
+    from .executors import ExecutorOptions
 
     if not names and not all_:
         raise click.UsageError("name one or more backbones, or pass --all (see `zoo list`).")
     cards = [registry.get_backbone(n) for n in (registry.list_backbones() if all_ else dict.fromkeys(names))]
+    registry.get_head(head)  # an unknown head fails before any data is read
     options = CompareOptions(
         output=output or Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
         dataset=dataset, weights=_weights(weights), epochs=epochs, batch_size=batch_size,
         optimizer=optimizer, lr=lr, momentum=momentum, val_split=val_split, input_size=input_size,
-        freeze=freeze, pooling=pooling, preprocess=not no_preprocess, cache=not no_cache,
+        freeze=freeze, pooling=pooling, preprocess=not no_preprocess, head=head, dropout=dropout,
+        finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, unfreeze_from=unfreeze_from, cache=not no_cache,
         cache_budget_mb=cache_budget_mb, seed=seed)
-    rows, code = compare(cards, options, data_dir=data_dir, limit=limit, console=err)
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
+    datasets = [d.strip() for d in dataset.split(",") if d.strip()]
+    recipes = {}
+    for spec in datasets:  # each dataset's recommended settings, where the command line gave none
+        recipes[spec], applied = with_recipe(replace(options, dataset=spec), given)
+        if applied:
+            flags = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in applied.items())
+            err.print(f"{spec}: using the dataset's recommended {flags} (give them to override).", highlight=False)
+    options = recipes[datasets[0]]
+    seed_list = _seeds(seeds, repeats, seed)
+    rows, code = compare(cards, options, data_dir=data_dir, limit=limit, console=err, datasets=datasets,
+                         seeds=seed_list, resume=resume, recipes=recipes,
+                         plugins=ctx.find_root().params.get("extra_plugins", ()),
+                         executor=ExecutorOptions(executor, jobs, address, cpus_per_trial, gpus_per_trial))
     if as_json:
         _emit_json(rows)
+    elif len(datasets) > 1 or len(seed_list) > 1:
+        out.print(summary_table(rows))
     else:
         out.print(results_table(rows))
         err.print(f"Results in {options.output}/ (results.json, results.csv, curves.png, tradeoff.png)",

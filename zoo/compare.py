@@ -1,55 +1,98 @@
-"""``zoo compare``: run the protocol over several backbones, never losing finished results."""
+"""``zoo compare``: run the grid of trials on an executor, never losing finished results."""
 
 from __future__ import annotations
+
+import json
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import cifar10
-from .errors import BadInput, ZooError
-from .harness import CompareOptions, Splits, failed_row, run_backbone
-from .plugins import one_line
+from .datasets import ImageData, load_dataset
+from .errors import BadInput
+from .executors import ExecutorOptions, run_trials
+from .harness import CompareOptions, Splits
 from .report import write_results
+from .trials import failed, grid
 
 
-def load_data(data_dir, console: Console) -> cifar10.ImageData:
-    if data_dir is not None:
-        return cifar10.load_local(data_dir)
-    with console.status("CIFAR-10: looking in Keras's cache, downloading it if needed..."):
-        return cifar10.load_keras_cache()
+def load_data(spec: str, data_dir, console: Console) -> ImageData:
+    """``--dataset spec`` from ``data_dir``, or from Keras's cache or download (Keras draws its bar)."""
+    where = data_dir or "Keras's cache, downloading it if needed"
+    with console.status(f"{spec}: reading {where}..."):
+        return load_dataset(spec, data_dir)
 
 
-def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=None):
-    """Train every card under ``options``; returns the result rows and the exit code.
+def _check_splits(spec: str, data: ImageData, options: CompareOptions, limit) -> None:
+    splits = Splits.from_data(data, options.val_split, limit)
+    if len(splits.x_train) == 0 or len(splits.x_val) == 0 or len(splits.x_test) == 0:
+        raise BadInput(f"{spec}: {len(splits.x_train)} train, {len(splits.x_val)} validation and "
+                       f"{len(splits.x_test)} test images: raise --limit or change --val-split so that none is empty.")
 
-    Results are written after each backbone. A backbone that fails gets a failed row
-    and the others go on (exit code 1, or 2 when the failure was bad input); Ctrl-C
-    keeps what finished (exit code 130).
+
+def finished_rows(output) -> dict[str, dict]:
+    """Rows of trials that finished ``ok`` in an earlier run into ``output``, by trial key."""
+    path = output / "results.json"
+    if not path.is_file():
+        return {}
+    return {row["trial"]: row for row in json.loads(path.read_text())
+            if row.get("status") == "ok" and row.get("trial")}
+
+
+def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=None, *, datasets=None,
+            seeds=None, executor: ExecutorOptions | None = None, resume=False, plugins=(), recipes=None):
+    """Run every card x dataset x seed under ``options``; returns the result rows and the exit code.
+
+    Results are written after each trial. A trial that fails gets a failed row and the
+    others go on (exit code 1, or 2 when the failure was bad input); Ctrl-C keeps what
+    finished (exit code 130). With ``resume``, trials already ``ok`` in the output folder
+    are not run again.
     """
     console = console or Console(stderr=True)
-    splits = Splits.from_data(load_data(data_dir, console), options.val_split, limit)
-    if len(splits.x_train) == 0 or len(splits.x_val) == 0 or len(splits.x_test) == 0:
-        raise BadInput(f"{len(splits.x_train)} train, {len(splits.x_val)} validation and {len(splits.x_test)} "
-                       "test images: raise --limit or change --val-split so that none is empty.")
-    rows, histories, code = [], {}, 0
+    executor = executor or ExecutorOptions()
+    datasets, seeds = list(datasets or [options.dataset]), list(seeds or [options.seed])
+    trials = grid([card.name for card in cards], datasets, seeds, options, data_dir=data_dir, limit=limit,
+                  plugins=plugins, recipes=recipes)
+    done = finished_rows(options.output) if resume else {}
+    rows = [done[t.key] for t in trials if t.key in done]
+    todo = [t for t in trials if t.key not in done]
+    if done:
+        console.print(f"Resuming: {len(rows)} of {len(trials)} trials already done in {options.output}/.")
+    data = {}
+    for spec in dict.fromkeys(t.dataset for t in todo):  # each dataset is read once per run
+        data[spec] = load_data(spec, data_dir, console)
+        _check_splits(spec, data[spec], options, limit)
+
+    label = (lambda t: t.backbone) if len(datasets) == 1 and len(seeds) == 1 else \
+        (lambda t: f"{t.backbone} {t.dataset} seed {t.seed}")
+    histories, code = {}, 0
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
-        overall = progress.add_task("backbones", total=len(cards))
-        for card in cards:
-            try:
-                outcome = run_backbone(card, splits, options, progress, say=console.print)
-                rows.append(outcome.row)
-                histories[card.name] = outcome.history
-            except KeyboardInterrupt:
-                rows.append(failed_row(card.name, options, "interrupted (Ctrl-C)"))
+        overall = progress.add_task(f"trials ({executor.name})", total=len(todo))
+        counts = {"done": 0, "failed": 0}
+        results = run_trials(todo, data, executor, progress, say=console.print)
+        finished = set()
+        try:
+            for trial, result in results:
+                finished.add(trial.key)
+                rows.append(result.row)
+                histories[label(trial)] = result.history
+                if result.row["status"] != "ok":
+                    counts["failed"] += 1
+                    console.print(f"[red]{label(trial)} failed:[/] {result.row['error']}", highlight=False)
+                    code = 2 if result.bad_input else max(code, 1)
+                else:
+                    counts["done"] += 1
                 write_results(rows, histories, options.output)
-                console.print(f"Interrupted: results so far are in {options.output}/")
-                return rows, 130
-            except Exception as exc:  # one backbone failing must not lose the others
-                error = str(exc) if isinstance(exc, ZooError) else one_line(exc)
-                rows.append(failed_row(card.name, options, error))
-                console.print(f"[red]{card.name} failed:[/] {error}", highlight=False)
-                code = 2 if isinstance(exc, BadInput) else max(code, 1)
+                running = len(todo) - len(finished)
+                progress.update(overall, advance=1, description=f"trials ({executor.name}): {counts['done']} done, "
+                                f"{counts['failed']} failed, {running} to go")
+        except KeyboardInterrupt:
+            results.close()  # the executor cancels what is still running
+            for trial in todo:
+                if trial.key not in finished:
+                    rows.append(failed(trial, "interrupted (Ctrl-C)").row)
+                    break  # the one that was running (local); the rest never started
             write_results(rows, histories, options.output)
-            progress.advance(overall)
+            console.print(f"Interrupted: results so far are in {options.output}/")
+            return rows, 130
     return rows, code

@@ -1,8 +1,9 @@
 """The comparison protocol: fine-tune one backbone on a dataset and measure it.
 
 Every backbone goes through the same steps: assemble (zoo.model), optionally cache
-the frozen features, train with the best epoch kept, evaluate on the test split,
-save the model, and time the full model's training and inference steps.
+the frozen features, train with the best epoch kept, optionally fine-tune end to
+end from a deeper layer (two-stage), evaluate on the test split, save the model,
+and time the full model's training and inference steps.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ import numpy as np
 import psutil
 
 from . import backend, timing
-from .cifar10 import ImageData
-from .layers import count_params
+from .datasets import ImageData
+from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
 
 RESULT_KEYS = [
-    "backbone", "dataset", "weights", "input_size", "freeze_layer", "pooling", "epochs", "batch_size",
+    "backbone", "dataset", "seed", "data_shape", "data_source", "data_note", "weights", "input_size", "freeze_layer",
+    "pooling", "head", "optimizer", "lr", "epochs", "batch_size", "finetune_epochs", "unfreeze_from", "finetune_trainable_params",
     "train_images", "val_images", "test_images", "test_accuracy", "test_loss", "best_val_accuracy",
     "total_params", "trainable_params", "non_trainable_params", "train_step_ms", "infer_images_per_s",
-    "fit_seconds", "feature_cache", "device", "backend", "keras_version", "status", "error",
+    "fit_seconds", "feature_cache", "device", "backend", "keras_version", "status", "error", "trial",
 ]
 
 
@@ -46,6 +48,11 @@ class CompareOptions:
     freeze: str = "recommended"
     pooling: str = "recommended"
     preprocess: bool = True
+    head: str = "dense"
+    dropout: float = 0.5
+    finetune_epochs: int = 0  # > 0: a second stage trains end to end from unfreeze_from
+    finetune_lr: float = 1e-5
+    unfreeze_from: str | None = None  # default: the card's freeze layer, or its last block
     cache: bool = True
     cache_budget_mb: float | None = None  # default: half the memory available now
     seed: int = 0
@@ -63,6 +70,8 @@ class Splits:
     y_test: np.ndarray
     image_shape: tuple
     num_classes: int
+    source: str = ""
+    note: str = ""
 
     @classmethod
     def from_data(cls, data: ImageData, val_split: float, limit: int | None = None) -> "Splits":
@@ -70,7 +79,7 @@ class Splits:
         x_test, y_test = data.x_test[:limit], data.y_test[:limit]
         n_val = int(round(len(x) * val_split))
         return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], x_test, y_test, data.image_shape,
-                   max(len(data.class_names), int(data.y_train.max()) + 1))
+                   max(len(data.class_names), int(data.y_train.max()) + 1), data.source, data.note)
 
 
 @dataclass
@@ -101,10 +110,11 @@ class _ProgressCallback(keras.callbacks.Callback):
                              + (f" (val acc {val:.3f})" if val is not None else ""))
 
 
-def make_optimizer(options: CompareOptions):
+def make_optimizer(options: CompareOptions, lr: float | None = None):
+    lr = options.lr if lr is None else lr
     if options.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=options.lr)
-    return keras.optimizers.SGD(learning_rate=options.lr, momentum=options.momentum)
+        return keras.optimizers.Adam(learning_rate=lr)
+    return keras.optimizers.SGD(learning_rate=lr, momentum=options.momentum)
 
 
 def cache_plan(assembled, n_images: int, options: CompareOptions) -> tuple[bool, str]:
@@ -120,6 +130,33 @@ def cache_plan(assembled, n_images: int, options: CompareOptions) -> tuple[bool,
     if need_mb > budget_mb:
         return False, f"streamed (features need {need_mb:,.0f} MB, budget {budget_mb:,.0f} MB)"
     return True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
+
+
+def _fit(model, train, val, options: CompareOptions, *, epochs: int, lr: float, label: str, progress,
+         best_so_far: float | None = None) -> dict:
+    """Compile and train ``model``, keeping the best epoch on validation accuracy (restored at the end).
+
+    With ``best_so_far`` an epoch must beat it to be kept; when none does, the
+    weights the model had before are restored.
+    """
+    model.compile(optimizer=make_optimizer(options, lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    options.output.mkdir(parents=True, exist_ok=True)
+    best = options.output / f"{label.replace(' ', '-')}.best.weights.h5"
+    if best_so_far is not None:  # the weights to return to if no epoch beats best_so_far
+        model.optimizer.build(model.trainable_variables)  # saved with them, so build it first
+        model.save_weights(best)
+    callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max",
+                                                 save_best_only=True, save_weights_only=True,
+                                                 initial_value_threshold=best_so_far)]
+    if progress is not None:
+        steps = math.ceil(len(train[0]) / options.batch_size)
+        callbacks.append(_ProgressCallback(progress, label, steps * epochs, epochs))
+    history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=options.batch_size,
+                        callbacks=callbacks, verbose=0, shuffle=True)
+    model.load_weights(best)
+    best.unlink()
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
 def train_and_evaluate(assembled, splits: Splits, options: CompareOptions, use_cache: bool, progress=None):
@@ -138,23 +175,34 @@ def train_and_evaluate(assembled, splits: Splits, options: CompareOptions, use_c
         trained = assembled.trainable
         sets = [(_features(assembled.frozen, x, options.batch_size, progress, f"{name} features ({part})"), y)
                 for (x, y), part in zip(sets, ("train", "val", "test"))]
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = sets
-
-    trained.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
-    options.output.mkdir(parents=True, exist_ok=True)
-    best = options.output / f"{name}.best.weights.h5"
-    callbacks = [keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max",
-                                                 save_best_only=True, save_weights_only=True)]
-    if progress is not None:
-        steps = math.ceil(len(x_train) / options.batch_size)
-        callbacks.append(_ProgressCallback(progress, name, steps * options.epochs, options.epochs))
-    history = trained.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=options.epochs,
-                          batch_size=options.batch_size, callbacks=callbacks, verbose=0, shuffle=True)
+    train, val, test = sets
+    history = _fit(trained, train, val, options, epochs=options.epochs, lr=options.lr, label=name,
+                   progress=progress)
     fit_seconds = time.perf_counter() - start
-    trained.load_weights(best)
-    best.unlink()
-    test_loss, test_accuracy = trained.evaluate(x_test, y_test, batch_size=options.batch_size, verbose=0)
+    test_loss, test_accuracy = trained.evaluate(*test, batch_size=options.batch_size, verbose=0)
+    return history, float(test_loss), float(test_accuracy), fit_seconds
+
+
+def fine_tune(assembled, splits: Splits, options: CompareOptions, unfreeze: int, best_val: float,
+              progress=None):
+    """Stage two: unfreeze the backbone from layer ``unfreeze`` and train end to end at ``finetune_lr``.
+
+    BatchNormalization layers stay frozen, so they run in inference mode with their
+    moving statistics (Keras's advice for fine-tuning): small batches at a low rate
+    would otherwise wreck the statistics the backbone learned. An epoch is kept only
+    if it beats stage one's best validation accuracy.
+    """
+    apply_freeze(assembled.backbone, unfreeze)
+    for layer in assembled.backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    start = time.perf_counter()
+    history = _fit(assembled.model, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val), options,
+                   epochs=options.finetune_epochs, lr=options.finetune_lr,
+                   label=f"{assembled.card.name} fine-tune", progress=progress, best_so_far=best_val)
+    fit_seconds = time.perf_counter() - start
+    test_loss, test_accuracy = assembled.model.evaluate(splits.x_test, splits.y_test,
+                                                        batch_size=options.batch_size, verbose=0)
     return history, float(test_loss), float(test_accuracy), fit_seconds
 
 
@@ -163,10 +211,16 @@ def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, s
     keras.utils.clear_session()
     keras.utils.set_random_seed(options.seed)
     size = options.input_size or max(max(splits.image_shape[:2]), card.min_input_size)
+    two_stage = options.finetune_epochs > 0
+    # Two-stage fine-tuning trains the head alone first (unless --freeze says otherwise),
+    # then unfreezes from the recommended layer.
+    freeze = "all" if two_stage and options.freeze == "recommended" else options.freeze
     assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size,
-                         weights=options.weights, freeze=options.freeze, pooling=options.pooling,
-                         preprocess=options.preprocess)
+                         weights=options.weights, freeze=freeze, pooling=options.pooling,
+                         preprocess=options.preprocess, head=options.head, dropout=options.dropout)
     model = assembled.model
+    unfreeze = resolve_unfreeze(options.unfreeze_from, card, assembled.backbone, assembled.freeze_index) \
+        if two_stage else None
     n_images = len(splits.x_train) + len(splits.x_val) + len(splits.x_test)
     use_cache, cache_note = cache_plan(assembled, n_images, options)
     if cache_note.startswith("streamed"):
@@ -174,11 +228,22 @@ def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, s
 
     history, test_loss, test_accuracy, fit_seconds = train_and_evaluate(assembled, splits, options,
                                                                        use_cache, progress)
-    if use_cache:  # the full model was not trained directly: compile it, so that the saved
-        # .keras model can be evaluated or trained on as it is
-        model.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        model.optimizer.build(model.trainable_variables)
+    trainable = count_params(model.trainable_weights)  # stage one's, before any unfreezing
+    finetune_trainable = None
+    if two_stage:
+        best_val = max(history["val_accuracy"])
+        stage_two, test_loss, test_accuracy, seconds = fine_tune(assembled, splits, options, unfreeze,
+                                                                 best_val, progress)
+        finetune_trainable = count_params(model.trainable_weights)
+        fit_seconds += seconds
+        history = {k: v + stage_two.get(k, []) for k, v in history.items()}
+        history["finetune_start"] = options.epochs  # epochs before stage two, for the curves
+    else:
+        if use_cache:  # the full model was not trained directly: compile it, so that the saved
+            # .keras model can be evaluated or trained on as it is
+            model.compile(optimizer=make_optimizer(options), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"])
+            model.optimizer.build(model.trainable_variables)
     model.save(options.output / f"{card.name}.keras")
 
     # Timed on the full model (frozen part included), after the checkpoint is saved:
@@ -186,24 +251,28 @@ def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, s
     train_timing = timing.time_train_step(model, options.batch_size, splits.num_classes)
     infer_timing = timing.time_infer_step(model, options.batch_size)
 
-    first_trainable = assembled.backbone.layers[assembled.freeze_index].name \
-        if assembled.freeze_index < len(assembled.backbone.layers) else None
+    layers = assembled.backbone.layers
+    first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = model.count_params()
-    trainable = count_params(model.trainable_weights)
     row = {
-        "backbone": card.name, "dataset": options.dataset, "weights": options.weights or "none",
+        "backbone": card.name, "dataset": options.dataset, "seed": options.seed,
+        "data_shape": "x".join(map(str, splits.image_shape)), "data_source": splits.source,
+        "data_note": splits.note, "weights": options.weights or "none",
         "input_size": size, "freeze_layer": first_trainable, "freeze_index": assembled.freeze_index,
         "pooling": options.pooling if options.pooling != "recommended" else card.pooling,
-        "epochs": options.epochs, "batch_size": options.batch_size,
+        "head": options.head, "optimizer": options.optimizer, "lr": options.lr, "epochs": options.epochs, "batch_size": options.batch_size,
+        "finetune_epochs": options.finetune_epochs,
+        "unfreeze_from": layers[unfreeze].name if two_stage else None,
+        "finetune_trainable_params": finetune_trainable,
         "train_images": len(splits.x_train), "val_images": len(splits.x_val),
         "test_images": len(splits.x_test), "test_accuracy": test_accuracy,
-        "test_loss": test_loss, "best_val_accuracy": float(max(history.history["val_accuracy"])),
+        "test_loss": test_loss, "best_val_accuracy": float(max(history["val_accuracy"])),
         "total_params": int(total), "trainable_params": trainable, "non_trainable_params": int(total - trainable),
         "train_step_ms": train_timing.median_ms, "infer_images_per_s": infer_timing.images_per_s,
         "fit_seconds": fit_seconds, "feature_cache": cache_note,
         **environment(), "status": "ok", "error": None,
     }
-    return Outcome(row, {k: [float(v) for v in vs] for k, vs in history.history.items()})
+    return Outcome(row, history)
 
 
 def _features(frozen, x, batch_size, progress, label):
@@ -220,7 +289,9 @@ def environment() -> dict:
 
 def failed_row(name: str, options: CompareOptions, error: str) -> dict:
     row = dict.fromkeys(RESULT_KEYS)
-    row.update(backbone=name, dataset=options.dataset, weights=options.weights or "none",
-               epochs=options.epochs, batch_size=options.batch_size, **environment(),
+    row.update(backbone=name, dataset=options.dataset, seed=options.seed, weights=options.weights or "none", head=options.head,
+               optimizer=options.optimizer, lr=options.lr,
+               epochs=options.epochs, batch_size=options.batch_size, finetune_epochs=options.finetune_epochs,
+               **environment(),
                status="failed", error=error)
     return row

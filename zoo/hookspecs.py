@@ -18,3 +18,22 @@ def register_backbones(register):
     ``register`` validates the card; an invalid card or a name that another
     plugin already registered is skipped with a warning naming the plugin.
     """
+
+
+@hookspec
+def register_datasets(register):
+    """Register datasets by calling ``register(zoo.Dataset(...))`` once per dataset.
+
+    The card says how to read the dataset from local files (``--data-dir``) and
+    from its usual download; ``--dataset NAME`` then picks it. Invalid cards and
+    taken names are skipped with a warning, as for backbones.
+    """
+
+
+@hookspec
+def register_heads(register):
+    """Register classifier heads by calling ``register(zoo.Head(...))`` once per head.
+
+    A head is what ``--head NAME`` puts after the backbone's pooling: its
+    ``build(num_classes, dropout)`` returns the layers, the last one the classifier.
+    """

@@ -36,6 +36,39 @@ def resolve_freeze(spec: str, card, model) -> int:
     return freeze_index(model, spec, card.name)
 
 
+def last_block_index(model) -> int:
+    """Index of the first layer of the backbone's last block.
+
+    Keras names a block's layers with a shared prefix (``block5_conv1``,
+    ``conv5_block1_1_conv``): the last layer's prefix marks the block. Without
+    one, the last layer that has weights.
+    """
+    layers = model.layers
+    prefix, sep, _ = layers[-1].name.partition("_")
+    if sep:
+        for index, layer in enumerate(layers):
+            if layer.name.startswith(prefix + "_"):
+                return index
+    weighted = [i for i, layer in enumerate(layers) if layer.weights]
+    return weighted[-1] if weighted else len(layers) - 1
+
+
+def resolve_unfreeze(spec: str | None, card, model, frozen_until: int) -> int:
+    """``--unfreeze-from LAYER|INDEX`` as an index below stage one's freeze index ``frozen_until``.
+
+    The default is the card's freeze layer, or the last block when the card freezes everything.
+    """
+    if spec is None:
+        index = freeze_index(model, card.freeze_layer, card.name) if card.freeze_layer else last_block_index(model)
+    else:
+        index = resolve_freeze(spec, card, model)
+    if index >= frozen_until:
+        shown = model.layers[frozen_until].name if frozen_until < len(model.layers) else "the whole backbone"
+        raise BadInput(f"--unfreeze-from {spec or model.layers[index].name}: nothing to unfreeze, stage one "
+                       f"already trains {card.name} from {shown}; give an earlier layer, or --freeze all.")
+    return index
+
+
 def apply_freeze(model, index: int) -> None:
     """Freeze ``model.layers[:index]``. A frozen BatchNormalization runs in inference mode."""
     for position, layer in enumerate(model.layers):

@@ -1,6 +1,8 @@
 """Assembling a backbone and its head into the model zoo trains, under one protocol.
 
-The assembled model is ``image -> [resize] -> [preprocess] -> backbone -> head``.
+The assembled model is ``image -> [resize] -> [grey to RGB] -> [preprocess] -> backbone
+-> pooling -> head``: data is adapted to the backbone inside the model, so a saved
+model takes the dataset's own images (28x28 grey MNIST for VGG16, say).
 When the frozen part of it ends in a single tensor (the cut), zoo also splits it
 into ``frozen`` (image -> cut) and ``trainable`` (cut -> prediction), which share
 their layers with the full model, so features can be computed once and cached.
@@ -68,14 +70,25 @@ class Preprocess(keras.layers.Layer):
         return {**super().get_config(), "backbone": self.backbone}
 
 
-def head_layers(pooling: str, num_classes: int) -> list:
-    """The protocol's head: pooling, Dense(256, relu), Dropout(0.5), Dense(classes, softmax)."""
-    return [
-        POOLING_LAYERS[pooling](name=f"{pooling}_pool"),
-        keras.layers.Dense(256, activation="relu", name="head_dense"),
-        keras.layers.Dropout(0.5, name="head_dropout"),
-        keras.layers.Dense(num_classes, activation="softmax", name="predictions"),
-    ]
+@keras.saving.register_keras_serializable(package="zoo")
+class GreyToRGB(keras.layers.Layer):
+    """Repeats a single grey channel three times: the backbones take RGB."""
+
+    def call(self, inputs):
+        return keras.ops.repeat(inputs, 3, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 3)
+
+
+def head_layers(pooling: str, num_classes: int, head: str = "dense", dropout: float = 0.5) -> list:
+    """The pooling layer, then the registered head's layers (``--head``, ``--dropout``)."""
+    from .registry import get_head
+
+    layers = get_head(head).build(num_classes, dropout)
+    if not layers or getattr(layers[-1], "name", None) != "predictions":
+        raise BadInput(f"head {head!r} must end in a layer named 'predictions' (its classifier).")
+    return [POOLING_LAYERS[pooling](name=f"{pooling}_pool"), *layers]
 
 
 def _apply(layers, x):
@@ -118,7 +131,8 @@ class Assembled:
 
 
 def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: str | None,
-             freeze: str = "recommended", pooling: str = "recommended", preprocess: bool = True):
+             freeze: str = "recommended", pooling: str = "recommended", preprocess: bool = True,
+             head: str = "dense", dropout: float = 0.5):
     """The protocol's model for ``card`` on images of ``data_shape`` (height, width, channels)."""
     pooling = card.pooling if pooling == "recommended" else pooling
     if input_size < card.min_input_size:
@@ -132,9 +146,11 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
     front = []  # parameter-free layers that adapt the data to the backbone
     if tuple(data_shape[:2]) != (input_size, input_size):
         front.append(keras.layers.Resizing(input_size, input_size, name="resize"))
+    if data_shape[-1] == 1:  # after resizing: one channel is cheaper to resize than three
+        front.append(GreyToRGB(name="grey_to_rgb"))
     if preprocess:
         front.append(Preprocess(card.name, name="preprocess"))
-    head = head_layers(pooling, num_classes)
+    head = head_layers(pooling, num_classes, head, dropout)
     model = keras.Model(image, _apply(head, backbone(_apply(front, image))), name=f"zoo_{card.name}")
 
     frozen = trainable = None

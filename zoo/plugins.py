@@ -40,6 +40,8 @@ class PluginInfo:
     version: str | None = None
     error: str | None = None
     backbones: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    heads: list[str] = field(default_factory=list)
 
 
 # Plugins zoo tried to load, by name: those that loaded and those that broke.

@@ -1,4 +1,9 @@
-"""The backbone registry: what the plugins registered, ``list_backbones`` and ``get_backbone``."""
+"""What the plugins registered: backbones, datasets and heads, and how to look them up.
+
+Each kind has its hook (``register_backbones``, ``register_datasets``,
+``register_heads``) and its card (``Backbone``, ``Dataset``, ``Head``); they are
+collected the same way, so a broken or clashing plugin is handled the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,57 +11,64 @@ import difflib
 import fnmatch
 from dataclasses import dataclass, replace
 
-from .card import Backbone
+from .card import Backbone, Dataset, Head
 from .errors import BadInput
 from .plugins import load_plugins, one_line, plugin_infos, pm, warn
+
+# kind -> (hook name, card class, where users see the known ones)
+KINDS = {
+    "backbone": ("register_backbones", Backbone, "`zoo list`"),
+    "dataset": ("register_datasets", Dataset, "`zoo datasets`"),
+    "head": ("register_heads", Head, "`zoo heads`"),
+}
 
 
 @dataclass(frozen=True)
 class Registration:
-    card: Backbone
+    card: object
     plugin: str
 
 
 @dataclass
 class _Registry:
-    backbones: dict[str, Registration]
+    cards: dict[str, dict[str, Registration]]  # kind -> name -> registration
     errors: dict[str, str]  # plugin name -> why it is broken
 
 
 _cache: tuple[tuple, _Registry] | None = None
 
 
-def _collect() -> _Registry:
-    backbones: dict[str, Registration] = {}
-    errors: dict[str, str] = {}
+def _collect_kind(kind: str, errors: dict[str, str]) -> dict[str, Registration]:
+    hook_name, card_class, _ = KINDS[kind]
+    found: dict[str, Registration] = {}
     # get_hookimpls() is in registration order: earlier plugins (built-ins first) win a name.
-    for impl in pm.hook.register_backbones.get_hookimpls():
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
         plugin = impl.plugin_name
 
         def register(card, plugin=plugin):
-            if not isinstance(card, Backbone):
-                errors[plugin] = f"register() takes a zoo.Backbone, not {type(card).__name__}"
+            if not isinstance(card, card_class):
+                errors[plugin] = f"register() takes a zoo.{card_class.__name__}, not {type(card).__name__}"
                 warn(f"plugin {plugin!r}: {errors[plugin]}")
                 return
             problems = card.problems()
             if problems:
-                errors[plugin] = f"invalid card {card.name!r}: {'; '.join(problems)}"
-                warn(f"plugin {plugin!r} skipped backbone: {errors[plugin]}")
-            elif card.name in backbones:
-                first = backbones[card.name].plugin
-                warn(f"backbone {card.name!r} from plugin {plugin!r} rejected: "
+                errors[plugin] = f"invalid {kind} card {card.name!r}: {'; '.join(problems)}"
+                warn(f"plugin {plugin!r} skipped {kind}: {errors[plugin]}")
+            elif card.name in found:
+                first = found[card.name].plugin
+                warn(f"{kind} {card.name!r} from plugin {plugin!r} rejected: "
                      f"plugin {first!r} already registered that name")
             else:
-                backbones[card.name] = Registration(card, plugin)
+                found[card.name] = Registration(card, plugin)
 
         try:
             impl.function(register=register)
         except Exception as exc:  # a broken plugin must never brick the CLI
-            errors[plugin] = f"register_backbones raised {one_line(exc)}"
+            errors[plugin] = f"{hook_name} raised {one_line(exc)}"
             warn(f"plugin {plugin!r} skipped: {errors[plugin]}")
-            for name in [n for n, r in backbones.items() if r.plugin == plugin]:
-                del backbones[name]
-    return _Registry(dict(sorted(backbones.items())), errors)
+            for name in [n for n, r in found.items() if r.plugin == plugin]:
+                del found[name]
+    return dict(sorted(found.items()))
 
 
 def _registry() -> _Registry:
@@ -65,35 +77,67 @@ def _registry() -> _Registry:
     load_plugins()
     key = tuple((pm.get_name(p), id(p)) for p in pm.get_plugins())
     if _cache is None or _cache[0] != key:
-        _cache = (key, _collect())
+        errors: dict[str, str] = {}
+        _cache = (key, _Registry({kind: _collect_kind(kind, errors) for kind in KINDS}, errors))
     return _cache[1]
 
 
-def registrations() -> dict[str, Registration]:
-    """Every registered backbone by name, sorted, with the plugin that registered it."""
-    return _registry().backbones
+def registrations(kind: str = "backbone") -> dict[str, Registration]:
+    """Every registered card of ``kind`` by name, sorted, with the plugin that registered it."""
+    return _registry().cards[kind]
 
 
-def list_backbones(pattern: str = "*") -> list[str]:
-    """Names of the registered backbones matching an fnmatch ``pattern``, sorted."""
-    return [name for name in registrations() if fnmatch.fnmatchcase(name, pattern.lower())]
+def _names(kind: str, pattern: str) -> list[str]:
+    return [name for name in registrations(kind) if fnmatch.fnmatchcase(name, pattern.lower())]
 
 
-def get_backbone(name: str) -> Backbone:
-    """The card registered under ``name``; an unknown name lists the known ones."""
-    known = registrations()
+def _get(kind: str, name: str):
+    known = registrations(kind)
     if name in known:
         return known[name].card
     close = difflib.get_close_matches(name.lower(), known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise BadInput(f"unknown backbone {name!r}.{hint} Known backbones: {', '.join(known) or 'none'}"
-                   " (see `zoo list`, or install a plugin that registers it).")
+    raise BadInput(f"unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(known) or 'none'}"
+                   f" (see {KINDS[kind][2]}, or install a plugin that registers it).")
+
+
+def list_backbones(pattern: str = "*") -> list[str]:
+    """Names of the registered backbones matching an fnmatch ``pattern``, sorted."""
+    return _names("backbone", pattern)
+
+
+def get_backbone(name: str) -> Backbone:
+    """The card registered under ``name``; an unknown name lists the known ones."""
+    return _get("backbone", name)
+
+
+def list_datasets(pattern: str = "*") -> list[str]:
+    """Names of the registered datasets matching an fnmatch ``pattern``, sorted."""
+    return _names("dataset", pattern)
+
+
+def get_dataset(name: str) -> Dataset:
+    """The dataset card registered under ``name``; an unknown name lists the known ones."""
+    return _get("dataset", name)
+
+
+def list_heads(pattern: str = "*") -> list[str]:
+    """Names of the registered heads matching an fnmatch ``pattern``, sorted."""
+    return _names("head", pattern)
+
+
+def get_head(name: str) -> Head:
+    """The head card registered under ``name``; an unknown name lists the known ones."""
+    return _get("head", name)
 
 
 def plugin_report():
-    """``plugin_infos()`` with each plugin's backbones and registration errors filled in."""
+    """``plugin_infos()`` with what each plugin registered and its registration errors filled in."""
     registry = _registry()
-    return [replace(info,
-                    backbones=[n for n, r in registry.backbones.items() if r.plugin == info.name],
-                    error=info.error or registry.errors.get(info.name))
+
+    def of(kind, plugin):
+        return [n for n, r in registry.cards[kind].items() if r.plugin == plugin]
+
+    return [replace(info, backbones=of("backbone", info.name), datasets=of("dataset", info.name),
+                    heads=of("head", info.name), error=info.error or registry.errors.get(info.name))
             for info in plugin_infos()]

@@ -24,19 +24,43 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
     return frame.sort_values("test_accuracy", ascending=False, na_position="last", kind="stable")
 
 
+SUMMARISED = ("test_accuracy", "train_step_ms", "fit_seconds")
+
+
+def summary_frame(rows: list[dict]) -> pd.DataFrame:
+    """Per backbone and dataset, over seeds: n, and mean, std, min and max of each summarised
+    column (finished trials only; std is the sample standard deviation, empty for n = 1)."""
+    frame = pd.DataFrame([r for r in rows if r.get("status") == "ok"],
+                         columns=["backbone", "dataset", *SUMMARISED])
+    stats = frame.groupby(["backbone", "dataset"], sort=False)[list(SUMMARISED)].agg(
+        ["mean", "std", "min", "max"])
+    stats.columns = [f"{column}_{stat}" for column, stat in stats.columns]
+    stats.insert(0, "n", frame.groupby(["backbone", "dataset"], sort=False).size())
+    return stats.reset_index().sort_values("test_accuracy_mean", ascending=False, kind="stable")
+
+
+def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
+    records = json.loads(frame.to_json(orient="records"))  # NaN -> null
+    (folder / f"{stem}.json").write_text(json.dumps(records, indent=2) + "\n")
+    frame.to_csv(folder / f"{stem}.csv", index=False)
+
+
 def write_results(rows: list[dict], histories: dict[str, dict], folder: Path) -> None:
-    """results.json, results.csv, curves.png and tradeoff.png in ``folder`` (rewritten each time)."""
+    """results.json/.csv (one row per trial), summary.json/.csv (over seeds), curves.png and
+    tradeoff.png in ``folder`` (rewritten each time)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = results_frame(rows)
-    records = json.loads(frame.to_json(orient="records"))  # NaN -> null
-    (folder / "results.json").write_text(json.dumps(records, indent=2) + "\n")
-    frame.to_csv(folder / "results.csv", index=False)
+    _write_frame(frame, folder, "results")
+    _write_frame(summary_frame(rows), folder, "summary")
     plot_curves(histories, folder / "curves.png")
     plot_tradeoff(frame, folder / "tradeoff.png")
 
 
 def plot_curves(histories: dict[str, dict], path: Path) -> None:
-    """Training (solid) and validation (dashed) loss and accuracy per epoch, per backbone."""
+    """Training (solid) and validation (dashed) loss and accuracy per epoch, per backbone.
+
+    With two-stage fine-tuning both stages are on one curve; a dotted line marks the switch.
+    """
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
     for index, (name, history) in enumerate(histories.items()):
         colour = f"C{index % 10}"
@@ -46,6 +70,8 @@ def plot_curves(histories: dict[str, dict], path: Path) -> None:
                 epochs = range(1, len(values) + 1)
                 ax.plot(epochs, values, style, color=colour, marker="o", markersize=3,
                         label=f"{name} {'validation' if prefix else 'training'}")
+            if "finetune_start" in history:  # two-stage: where fine-tuning began
+                ax.axvline(history["finetune_start"] + 0.5, color=colour, linestyle=":", alpha=0.7)
     loss_ax.set_yscale("log")  # one diverging backbone must not flatten the others' curves
     for ax, title in ((loss_ax, "Loss (log scale)"), (acc_ax, "Accuracy")):
         ax.set(title=title, xlabel="epoch")
@@ -78,12 +104,61 @@ def _num(value, fmt):
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
 
 
+def _input(row) -> str:
+    """The size the backbone saw, and the data's own shape when zoo adapted it."""
+    size = str(row["input_size"])
+    native = row.get("data_shape")
+    return size if not native or native == f"{size}x{size}x3" else f"{size} (from {native})"
+
+
+def _trainable(row) -> str:
+    """Trainable parameters; with two-stage fine-tuning, stage one's, then stage two's."""
+    first = _num(row["trainable_params"], ",")
+    second = row.get("finetune_trainable_params")
+    if second is None or (isinstance(second, float) and math.isnan(second)):
+        return first
+    return f"{first} then {_num(int(second), ',')}"
+
+
+def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    text = format(mean * scale, fmt)
+    if not (isinstance(std, float) and math.isnan(std)):
+        text += f" ± {format(std * scale, fmt)} ({format(low * scale, fmt)}-{format(high * scale, fmt)})"
+    return text
+
+
+def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds"):
+    """The grid summarised per backbone and dataset; trials that failed are counted apart."""
+    summary = summary_frame(rows)
+    failures = pd.DataFrame([r for r in rows if r.get("status") != "ok"], columns=["backbone", "dataset"])
+    table = Table(title=title, caption=results_table(rows).caption)
+    for column in ("backbone", "dataset", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
+        table.add_column(column, justify="left" if column in ("backbone", "dataset") else "right")
+    for row in summary.to_dict("records"):
+        n_failed = int(((failures["backbone"] == row["backbone"]) & (failures["dataset"] == row["dataset"])).sum())
+        table.add_row(row["backbone"], row["dataset"], str(row["n"]),
+                      _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100),
+                      _spread(*(row[f"train_step_ms_{s}"] for s in ("mean", "std", "min", "max")), ".1f"),
+                      _num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-")
+    for backbone, dataset in failures.drop_duplicates().itertuples(index=False):
+        if not ((summary["backbone"] == backbone) & (summary["dataset"] == dataset)).any():
+            error = next(r["error"] for r in rows if r["backbone"] == backbone and r["dataset"] == dataset)
+            table.add_row(backbone, dataset, "0", f"[red]failed: {error}[/]")
+    return table
+
+
 def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
     """The comparison as a rich table, best test accuracy first; failed backbones show their error."""
     frame = results_frame(rows)
     first = rows[0] if rows else {}
-    caption = (f"{first.get('dataset', '')}, weights {first.get('weights', '')}, "
-               f"{first.get('epochs', '')} epochs, batch {first.get('batch_size', '')} | "
+    note = f"{first['data_note']} | " if first.get("data_note") else ""
+    stage_two = f" + {first['finetune_epochs']} fine-tuning" if first.get("finetune_epochs") else ""
+    caption = (f"{note}{first.get('dataset', '')}, weights {first.get('weights', '')}, head "
+               f"{first.get('head', '')}, {first.get('optimizer', '')} lr {first.get('lr', '')}, "
+               f"{first.get('epochs', '')}{stage_two} epochs, batch "
+               f"{first.get('batch_size', '')} | "
                f"device: {first.get('device', '?')} | Keras {first.get('keras_version', '?')}, "
                f"backend {first.get('backend', '?')}")
     table = Table(title=title, caption=caption)
@@ -96,9 +171,9 @@ def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
         if row["status"] != "ok":
             table.add_row(row["backbone"], f"[red]failed: {row['error']}[/]")
             continue
-        table.add_row(row["backbone"], str(row["input_size"]), _num(row["test_accuracy"], ".2%"),
+        table.add_row(row["backbone"], _input(row), _num(row["test_accuracy"], ".2%"),
                       _num(row["best_val_accuracy"], ".2%"), _num(row["total_params"], ","),
-                      _num(row["trainable_params"], ","), _num(row["non_trainable_params"], ","),
+                      _trainable(row), _num(row["non_trainable_params"], ","),
                       _num(row["train_step_ms"], ".1f"), _num(row["infer_images_per_s"], ",.0f"),
                       _num(row["fit_seconds"], ".1f"), row["feature_cache"])
     return table

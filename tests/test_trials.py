@@ -1,0 +1,110 @@
+"""Trials as a grid (backbone x dataset x seed) on every executor, resuming, and the summary."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from zoo.harness import CompareOptions
+from zoo.report import summary_frame
+from zoo.trials import Trial
+
+from .conftest import TESTS
+
+GRID_PLUGIN = TESTS / "plugins" / "grid.py"
+GRID = ["--dataset", "synthetic", "--limit", "200", "--repeats", "2", "--epochs", "1", "--weights", "none"]
+
+
+def ok_rows(folder):
+    rows = json.loads((folder / "results.json").read_text())
+    return {r["trial"]: r for r in rows if r["status"] == "ok"}, {r["trial"]: r for r in rows if r["status"] != "ok"}
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The reference: 2 backbones x 2 seeds, one after another in this process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("local")
+    zoo = Path(sys.executable).with_name("zoo")
+    done = subprocess.run([str(zoo), "--plugin", str(GRID_PLUGIN), "compare", "grid-a", "grid-b", *GRID,
+                           "--output", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "mean ± standard deviation" in done.stdout
+    return out
+
+
+def same_grid(folder, reference):
+    ok, _ = ok_rows(folder)
+    expected, _ = ok_rows(reference)
+    assert sorted(ok) == sorted(expected) == ["grid-a|synthetic|seed 0", "grid-a|synthetic|seed 1",
+                                              "grid-b|synthetic|seed 0", "grid-b|synthetic|seed 1"]
+    for key, row in ok.items():
+        assert row["trainable_params"] == expected[key]["trainable_params"]
+        assert row["test_accuracy"] == pytest.approx(expected[key]["test_accuracy"], abs=0.02), key
+    summary, reference_summary = (pd.read_csv(f / "summary.csv").set_index("backbone") for f in (folder, reference))
+    assert list(summary["n"].sort_index()) == [2, 2]
+    pd.testing.assert_series_equal(summary["test_accuracy_mean"].sort_index(),
+                                   reference_summary["test_accuracy_mean"].sort_index(), atol=0.02)
+
+
+def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path):
+    result = run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID,
+                     "--executor", "process", "--jobs", "2", "--output", tmp_path, check=1)
+    same_grid(tmp_path, local_run)
+    _, failed = ok_rows(tmp_path)
+    assert {r["error"] for r in failed.values()} == {"the trial's process was killed by SIGKILL"}
+    assert sorted(failed) == ["grid-crash|synthetic|seed 0", "grid-crash|synthetic|seed 1"]
+    assert "grid-crash synthetic seed 0 failed: the trial's process was killed by SIGKILL" in result.stderr
+    assert (tmp_path / "grid-a-synthetic-seed1" / "grid-a.keras").is_file()
+    assert not (tmp_path / ".zoo-work").exists(), "the work files are cleaned up"
+
+
+def test_ray_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]'")
+    run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID, "--executor", "ray",
+            "--output", tmp_path, check=1)
+    same_grid(tmp_path, local_run)
+    _, failed = ok_rows(tmp_path)
+    assert sorted(failed) == ["grid-crash|synthetic|seed 0", "grid-crash|synthetic|seed 1"]
+    assert all("WorkerCrashedError" in r["error"] for r in failed.values())
+
+
+def test_resume_skips_finished_trials(run_zoo, tmp_path):
+    args = ["--plugin", GRID_PLUGIN, "compare", "grid-a", "--dataset", "synthetic", "--limit", "200",
+            "--epochs", "1", "--weights", "none", "--output", tmp_path]
+    run_zoo(*args, "--seeds", "0", check=0)
+    first, _ = ok_rows(tmp_path)
+    result = run_zoo(*args, "--seeds", "0,1", "--resume", check=0)
+    assert "Resuming: 1 of 2 trials already done" in result.stderr
+    rows, _ = ok_rows(tmp_path)
+    assert sorted(rows) == ["grid-a|synthetic|seed 0", "grid-a|synthetic|seed 1"]
+    # The finished trial was not run again: its row is the first run's, to the fit time.
+    assert rows["grid-a|synthetic|seed 0"]["fit_seconds"] == first["grid-a|synthetic|seed 0"]["fit_seconds"]
+
+
+def test_summary_on_known_numbers():
+    rows = [{"backbone": "a", "dataset": "d", "status": "ok", "test_accuracy": acc, "train_step_ms": ms,
+             "fit_seconds": 1.0} for acc, ms in ((0.5, 10.0), (0.7, 14.0), (0.6, 12.0))]
+    rows += [{"backbone": "a", "dataset": "d", "status": "failed", "test_accuracy": None, "train_step_ms": None,
+              "fit_seconds": None},
+             {"backbone": "b", "dataset": "d", "status": "ok", "test_accuracy": 0.9, "train_step_ms": 5.0,
+              "fit_seconds": 2.0}]
+    summary = summary_frame(rows).set_index("backbone")
+    a, b = summary.loc["a"], summary.loc["b"]
+    assert a["n"] == 3 and b["n"] == 1
+    assert a["test_accuracy_mean"] == pytest.approx(0.6) and a["test_accuracy_std"] == pytest.approx(0.1)
+    assert (a["test_accuracy_min"], a["test_accuracy_max"]) == (0.5, 0.7)
+    assert a["train_step_ms_mean"] == pytest.approx(12.0) and a["train_step_ms_std"] == pytest.approx(2.0)
+    assert math.isnan(b["test_accuracy_std"]), "one seed has no spread"
+    assert list(summary.index) == ["b", "a"], "best mean accuracy first"
+
+
+def test_a_trial_travels_as_json(tmp_path):
+    trial = Trial("vgg16", "cifar100:coarse", 3, CompareOptions(output=tmp_path / "t", epochs=2, head="bn"),
+                  data_dir=str(tmp_path), limit=50, plugins=("my_plugin.py",))
+    assert Trial.from_json(json.loads(json.dumps(trial.to_json()))) == trial
+    assert trial.key == "vgg16|cifar100:coarse|seed 3" and trial.slug == "vgg16-cifar100_coarse-seed3"

@@ -1,0 +1,94 @@
+"""Loading a dataset: the arrays a loader returns and ``load_dataset("name[:argument]")``.
+
+Datasets are plugins like backbones: a plugin implements ``register_datasets``
+and calls ``register(zoo.Dataset(...))`` (the card is in zoo.card). zoo's own
+(cifar10, cifar100, mnist, fashion_mnist, folder, synthetic) live in ``plugins/``
+and register the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BadInput
+
+@dataclass
+class ImageData:
+    """A dataset's splits as uint8 images (N, H, W, C) and integer labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    source: str  # where it was read from, for the results
+    note: str = ""  # said in the table's caption, e.g. that the data is synthetic
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``"cifar100:coarse"`` -> ``("cifar100", "coarse")``; ``"mnist"`` -> ``("mnist", None)``."""
+    name, sep, argument = spec.partition(":")
+    return name.strip().lower(), (argument if sep else None)
+
+
+def load_dataset(spec: str, data_dir=None) -> ImageData:
+    """The splits of ``--dataset spec`` (``name`` or ``name:argument``), checked for sense."""
+    from .registry import get_dataset
+
+    name, argument = split_spec(spec)
+    card = get_dataset(name)
+    if card.path_argument:
+        if not argument:
+            raise BadInput(f"--dataset {name} needs a folder: --dataset {name}:PATH.")
+        if data_dir is not None:
+            raise BadInput(f"--dataset {name}:PATH reads PATH; leave out --data-dir.")
+        data = card.load_local(Path(argument).expanduser(), None)
+    else:
+        variant = argument
+        if variant is not None and variant not in card.variants:
+            takes = f"takes {', '.join(card.variants)}" if card.variants else "takes no ':' argument"
+            raise BadInput(f"--dataset {spec}: {name} {takes}.")
+        variant = variant or (card.variants[0] if card.variants else None)
+        if data_dir is not None:
+            if card.load_local is None:
+                raise BadInput(f"dataset {name} cannot be read from --data-dir; leave it out.")
+            data = card.load_local(Path(data_dir).expanduser(), variant)
+        elif card.download is None:
+            raise BadInput(f"dataset {name} has no download: pass --data-dir with {card.local_files or 'its files'}.")
+        else:
+            data = card.download(variant)
+    return check(data, spec)
+
+
+def check(data: ImageData, spec: str) -> ImageData:
+    """Labels and images a loader returned, in the shapes and types the harness expects."""
+    for part in ("train", "test"):
+        x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
+        if x.ndim != 4 or x.shape[-1] not in (1, 3) or x.dtype != np.uint8:
+            raise BadInput(f"dataset {spec}: {part} images must be uint8 (N, H, W, 1 or 3), "
+                           f"not {x.dtype} {x.shape}.")
+        if len(x) != len(y):
+            raise BadInput(f"dataset {spec}: {len(x)} {part} images but {len(y)} labels.")
+    return data
+
+
+def with_recipe(options, explicit: set[str]):
+    """``options`` with its dataset's recommended settings where the user gave none.
+
+    Returns ``(options, applied)``; ``explicit`` names the options the user set.
+    """
+    from dataclasses import replace
+
+    from .registry import get_dataset
+
+    recipe = get_dataset(split_spec(options.dataset)[0]).recipe
+    applied = {key: value for key, value in recipe.items() if key not in explicit}
+    return replace(options, **applied), applied
