@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+from contextlib import contextmanager
 
 # TensorFlow prints start-up banners on import; keep the CLI's output readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -105,3 +106,63 @@ def reset_peak_device_memory() -> None:
                 torch.cuda.reset_peak_memory_stats()
     except Exception:  # measuring memory must never stop a run
         pass
+
+
+def _split_cpu_for_tensorflow() -> None:
+    """``ZOO_LOGICAL_CPUS=N``: show TensorFlow N logical CPU devices, to try data parallelism
+    without accelerators (JAX's equivalent is XLA_FLAGS=--xla_force_host_platform_device_count=N).
+    Must run before TensorFlow first touches its devices."""
+    count = int(os.environ.get("ZOO_LOGICAL_CPUS", "0") or 0)
+    if count > 1:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        if len(tf.config.get_logical_device_configuration(cpu) or []) != count:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+
+
+def _pick(devices, wanted, kind: str):
+    from .errors import BadInput
+
+    count = len(devices) if wanted == "all" else int(wanted)
+    if count > len(devices):
+        raise BadInput(f"--devices {wanted}: this machine shows {len(devices)} {kind} device(s) to "
+                       f"{backend_name()}; ask for at most {len(devices)}.")
+    return devices[:count]
+
+
+@contextmanager
+def data_parallel(wanted):
+    """Data-parallel training over ``wanted`` devices (a count or ``"all"``) of this machine, by the
+    backend's own mechanism: ``tf.distribute.MirroredStrategy`` on TensorFlow,
+    ``keras.distribution.DataParallel`` on JAX. Accelerators when there are any, else CPUs.
+    Yields the number of devices; with ``None`` or 1, nothing changes."""
+    if wanted in (None, 1, "1"):
+        yield 1
+        return
+    backend = backend_name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        _split_cpu_for_tensorflow()
+        pool = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        devices = _pick(pool, wanted, pool[0].device_type)
+        with tf.distribute.MirroredStrategy([d.name for d in devices]).scope():
+            yield len(devices)
+    elif backend == "jax":
+        import jax
+        import keras
+
+        pool = [d for d in jax.devices() if d.platform != "cpu"] or jax.devices("cpu")
+        devices = _pick(pool, wanted, pool[0].platform)
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        try:
+            yield len(devices)
+        finally:
+            keras.distribution.set_distribution(previous)
+    else:
+        from .errors import BadInput
+
+        raise BadInput(f"--devices needs the TensorFlow or JAX backend (KERAS_BACKEND={backend} "
+                       "trains on one device); leave --devices out.")

@@ -210,6 +210,14 @@ def _seeds(seeds: str | None, repeats: int | None, seed: int) -> list[int]:
     return [seed]
 
 
+def _devices(value: str | None):
+    if value is None or value == "all":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise click.BadParameter(f"{value!r}: give a number of devices (1 or more) or 'all'.", param_hint="--devices")
+    return int(value)
+
+
 def _weights(value: str):
     return None if value.lower() == "none" else value
 
@@ -258,6 +266,8 @@ def _weights(value: str):
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="--executor process: trials at a time.")
 @click.option("--address", help="--executor ray: 'auto' or ray://host:port joins a cluster (default: a local Ray).")
+@click.option("--devices", metavar="N|all", help="Data-parallel training over N accelerators of one machine "
+              "(CPUs when there are none); --batch-size is per device.")
 @click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1, show_default=True)
 @click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
@@ -265,7 +275,7 @@ def _weights(value: str):
 def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size, optimizer, lr, momentum,
                     val_split, limit, input_size, freeze, pooling, head, dropout, finetune_epochs, finetune_lr,
                     unfreeze_from, no_preprocess, no_cache, cache_budget_mb, seed, seeds, repeats, resume, executor,
-                    jobs, address, cpus_per_trial, gpus_per_trial, output, as_json):
+                    jobs, address, devices, cpus_per_trial, gpus_per_trial, output, as_json):
     """Fine-tune backbones NAME... (or --all) on a dataset under one protocol and compare them.
 
     Results go to the output folder after each backbone: results.json, results.csv,
@@ -285,7 +295,7 @@ def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size,
         optimizer=optimizer, lr=lr, momentum=momentum, val_split=val_split, input_size=input_size,
         freeze=freeze, pooling=pooling, preprocess=not no_preprocess, head=head, dropout=dropout,
         finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, unfreeze_from=unfreeze_from, cache=not no_cache,
-        cache_budget_mb=cache_budget_mb, seed=seed)
+        cache_budget_mb=cache_budget_mb, seed=seed, devices=_devices(devices))
     ctx = click.get_current_context()
     given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     datasets = [d.strip() for d in dataset.split(",") if d.strip()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -24,7 +24,8 @@ from .model import assemble
 
 RESULT_KEYS = [
     "backbone", "dataset", "seed", "data_shape", "data_source", "data_note", "weights", "input_size", "freeze_layer",
-    "pooling", "head", "optimizer", "lr", "epochs", "batch_size", "finetune_epochs", "unfreeze_from", "finetune_trainable_params",
+    "pooling", "head", "optimizer", "lr", "epochs", "batch_size", "devices", "finetune_epochs", "unfreeze_from",
+    "finetune_trainable_params",
     "train_images", "val_images", "test_images", "test_accuracy", "test_loss", "best_val_accuracy",
     "total_params", "trainable_params", "non_trainable_params", "train_step_ms", "infer_images_per_s",
     "fit_seconds", "feature_cache", "device", "backend", "keras_version", "status", "error", "trial",
@@ -55,6 +56,7 @@ class CompareOptions:
     unfreeze_from: str | None = None  # default: the card's freeze layer, or its last block
     cache: bool = True
     cache_budget_mb: float | None = None  # default: half the memory available now
+    devices: int | str | None = None  # data parallel over N devices (or "all"); None: one
     seed: int = 0
 
 
@@ -207,8 +209,20 @@ def fine_tune(assembled, splits: Splits, options: CompareOptions, unfreeze: int,
 
 
 def run_backbone(card, splits: Splits, options: CompareOptions, progress=None, say=print) -> Outcome:
-    """Fine-tune ``card`` under the protocol; returns its row (``status`` ok) and history."""
+    """Fine-tune ``card`` under the protocol; returns its row (``status`` ok) and history.
+
+    With ``options.devices`` the model is built and trained data-parallel; the batch size
+    given is per device, so the global batch is ``batch_size x devices`` (learning rate as given).
+    """
     keras.utils.clear_session()
+    with backend.data_parallel(options.devices) as devices:
+        outcome = _run_backbone(card, splits, replace(options, batch_size=options.batch_size * devices),
+                                progress, say)
+    outcome.row["devices"] = devices
+    return outcome
+
+
+def _run_backbone(card, splits: Splits, options: CompareOptions, progress, say) -> Outcome:
     keras.utils.set_random_seed(options.seed)
     size = options.input_size or max(max(splits.image_shape[:2]), card.min_input_size)
     two_stage = options.finetune_epochs > 0
