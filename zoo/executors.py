@@ -97,9 +97,8 @@ def _in_subprocess(trial: Trial, data_path: Path, work: Path) -> TrialResult:
 def _processes(trials, datasets, jobs: int):
     if not trials:
         return
-    work = trials[0].options.output if len(trials) == 1 else Path(os.path.commonpath(
-        [str(t.options.output) for t in trials]))
-    work = work / ".zoo-work"
+    # The run's output folder (trials write in it or in sub-folders of it).
+    work = Path(os.path.commonpath([str(t.options.output) for t in trials])) / ".zoo-work"
     work.mkdir(parents=True, exist_ok=True)
     saved = {spec: _save_dataset(data, work) for spec, data in datasets.items()}
     pool = ThreadPoolExecutor(max_workers=jobs)
