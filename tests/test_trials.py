@@ -2,6 +2,10 @@
 
 import json
 import math
+import os
+import signal
+import subprocess
+import time
 
 import pandas as pd
 import pytest
@@ -10,7 +14,7 @@ from zoo.harness import CompareOptions
 from zoo.report import summary_frame
 from zoo.trials import Trial
 
-from .conftest import TESTS
+from .conftest import TESTS, ZOO
 
 GRID_PLUGIN = TESTS / "plugins" / "grid.py"
 GRID = ["--dataset", "synthetic", "--limit", "200", "--repeats", "2", "--epochs", "1", "--weights", "none"]
@@ -71,6 +75,35 @@ def test_ray_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, l
     _, failed = ok_rows(tmp_path)
     assert sorted(failed) == ["grid-crash|synthetic|seed 0", "grid-crash|synthetic|seed 1"]
     assert all("WorkerCrashedError" in r["error"] for r in failed.values())
+
+
+def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_ones(tmp_path):
+    pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
+    command = [str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-a", "grid-stall", "--dataset", "synthetic",
+               "--limit", "200", "--epochs", "1", "--weights", "none", "--executor", "process", "--jobs", "2",
+               "--output", str(out)]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
+    try:
+        # Wait until grid-a has finished and grid-stall's process is up (and stalled).
+        deadline = time.monotonic() + 300
+        while not (pid_file.exists() and (out / "results.json").exists() and '"ok"' in (out / "results.json").read_text()):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the grid did not get going"
+            time.sleep(0.5)
+        run.send_signal(signal.SIGINT)  # to zoo alone, as `kill -INT` does: its trial processes get nothing
+        _, stderr = run.communicate(timeout=120)  # zoo must not wait for the stalled trial
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr
+    assert f"Interrupted: results so far are in {out}/" in stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["trial"]: (r["status"], r["error"]) for r in rows} == {
+        "grid-a|synthetic|seed 0": ("ok", None), "grid-stall|synthetic|seed 0": ("failed", "interrupted (Ctrl-C)")}
+    with pytest.raises(ProcessLookupError):  # the stalled trial's process was ended with the run
+        os.kill(int(pid_file.read_text()), 0)
+    assert not (out / ".zoo-work").exists()
 
 
 def test_resume_skips_finished_trials(run_zoo, tmp_path):

@@ -69,8 +69,23 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
     with Progress(*columns, console=console) as progress:
         overall = progress.add_task(f"trials ({executor.name})", total=len(todo))
         counts = {"done": 0, "failed": 0}
-        results = run_trials(todo, data, executor, progress, say=console.print)
-        finished = set()
+        begun, running, finished = set(), set(), set()  # trial keys (Ray: started = handed to Ray)
+        # Under Ray the driver cannot tell a running trial from a queued one.
+        busy = "in Ray" if executor.name == "ray" else "running"
+
+        def show_counts():
+            progress.update(overall, description=f"trials ({executor.name}): {counts['done']} done, "
+                            f"{counts['failed']} failed, {len(running)} {busy}")
+
+        def started(trial):  # under --executor process, called from the executor's threads
+            begun.add(trial.key)
+            running.add(trial.key)
+            show_counts()
+
+        def ended(trial):
+            running.discard(trial.key)
+
+        results = run_trials(todo, data, executor, progress, say=console.print, started=started, ended=ended)
         try:
             for trial, result in results:
                 finished.add(trial.key)
@@ -83,15 +98,13 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
                 else:
                     counts["done"] += 1
                 write_results(rows, histories, options.output)
-                running = len(todo) - len(finished)
-                progress.update(overall, advance=1, description=f"trials ({executor.name}): {counts['done']} done, "
-                                f"{counts['failed']} failed, {running} to go")
+                progress.advance(overall)
+                show_counts()
         except KeyboardInterrupt:
-            results.close()  # the executor cancels what is still running
-            for trial in todo:
-                if trial.key not in finished:
-                    rows.append(failed(trial, "interrupted (Ctrl-C)").row)
-                    break  # the one that was running (local); the rest never started
+            results.close()  # the executor ends the trials still running
+            # The trials that had started and not reported get a failed row; those never started get none.
+            rows += [failed(trial, "interrupted (Ctrl-C)").row for trial in todo
+                     if trial.key in begun and trial.key not in finished]
             write_results(rows, histories, options.output)
             console.print(f"Interrupted: results so far are in {options.output}/")
             return rows, 130

@@ -4,7 +4,9 @@ zoo schedules nothing itself. ``local`` runs trials one after another; ``process
 hands each to a fresh Python process through a thread pool (a crash or an
 out-of-memory kill takes down that trial alone); ``ray`` hands them to Ray, which
 places them on a cluster's machines by the resources they ask for. Each executor
-yields ``(trial, TrialResult)`` as trials finish.
+calls ``started(trial)`` when a trial starts (for Ray: when it is handed to Ray) and
+``ended(trial)`` when it ends, and yields ``(trial, TrialResult)`` as trials finish. Closing the generator (Ctrl-C)
+ends the trials still running: no trial outlives the run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,21 +39,40 @@ class ExecutorOptions:
     gpus_per_trial: float = 0
 
 
-def run_trials(trials: list[Trial], datasets: dict, executor: ExecutorOptions, progress=None, say=print):
-    """Yield ``(trial, result)`` for every trial as it finishes; ``datasets`` maps a spec to its data."""
+def run_trials(trials: list[Trial], datasets: dict, executor: ExecutorOptions, progress=None, say=print,
+               started=None, ended=None):
+    """Yield ``(trial, result)`` for every trial as it finishes; ``datasets`` maps a spec to its data.
+
+    ``started(trial)`` and ``ended(trial)`` are called as each trial starts and ends (before
+    its result is yielded), from the executor's threads under ``process``.
+    """
+    events = _Events(started or _ignore, ended or _ignore)
     if executor.name == "local":
-        yield from _local(trials, datasets, progress, say)
+        yield from _local(trials, datasets, progress, say, events)
     elif executor.name == "process":
-        yield from _processes(trials, datasets, executor.jobs)
+        yield from _processes(trials, datasets, executor.jobs, events)
     elif executor.name == "ray":
-        yield from _ray(trials, datasets, executor)
+        yield from _ray(trials, datasets, executor, events)
     else:
         raise BadInput(f"unknown executor {executor.name!r}; use one of {', '.join(EXECUTORS)}.")
 
 
-def _local(trials, datasets, progress, say):
+def _ignore(trial):
+    pass
+
+
+@dataclass
+class _Events:
+    started: object
+    ended: object
+
+
+def _local(trials, datasets, progress, say, events):
     for trial in trials:  # run_backbone clears the Keras session before each
-        yield trial, run_trial(trial, datasets[trial.dataset], progress, say)
+        events.started(trial)
+        result = run_trial(trial, datasets[trial.dataset], progress, say)
+        events.ended(trial)
+        yield trial, result
 
 
 # --- process: one fresh Python per trial -------------------------------------------------
@@ -79,35 +101,81 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def _in_subprocess(trial: Trial, data_path: Path, work: Path) -> TrialResult:
+class _Children:
+    """The trial processes alive now, so that an interrupted run can end them with it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def start(self, command) -> subprocess.Popen | None:
+        """The started process, or None once the run is stopping."""
+        with self.lock:
+            if self.stopping:
+                return None
+            child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            self.running.add(child)
+            return child
+
+    def finished(self, child: subprocess.Popen) -> None:
+        with self.lock:
+            self.running.discard(child)
+
+    def stop_all(self) -> None:
+        """Start no more, and end those running (SIGTERM, then SIGKILL if one lingers)."""
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
+        for child in running:
+            child.terminate()
+        for child in running:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _in_subprocess(trial: Trial, data_path: Path, work: Path, children: _Children, events) -> TrialResult:
     spec, result = work / f"{trial.slug}.trial.json", work / f"{trial.slug}.result.json"
     spec.write_text(json.dumps({"trial": trial.to_json(), "data": str(data_path)}))
     result.unlink(missing_ok=True)
-    done = subprocess.run([sys.executable, "-m", "zoo.worker", str(spec), str(result)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode == 0 and result.is_file():
+    child = children.start([sys.executable, "-m", "zoo.worker", str(spec), str(result)])
+    if child is None:
+        return failed(trial, "not started: the run was interrupted")
+    events.started(trial)
+    try:
+        _, stderr = child.communicate()
+    finally:
+        children.finished(child)
+        events.ended(trial)
+    if child.returncode == 0 and result.is_file():
         return TrialResult(**json.loads(result.read_text()))
-    if done.returncode < 0:
-        return failed(trial, f"the trial's process was killed by {_signal_name(done.returncode)}")
+    if child.returncode < 0:
+        return failed(trial, f"the trial's process was killed by {_signal_name(child.returncode)}")
     # A Python error's last line says what it was; anything else on stderr is backend chatter.
-    why = done.stderr.strip().splitlines()[-1][:300] if "Traceback" in done.stderr else "no result reported"
-    return failed(trial, f"the trial's process exited with code {done.returncode}: {why}")
+    why = stderr.strip().splitlines()[-1][:300] if "Traceback" in stderr else "no result reported"
+    return failed(trial, f"the trial's process exited with code {child.returncode}: {why}")
 
 
-def _processes(trials, datasets, jobs: int):
+def _processes(trials, datasets, jobs: int, events):
     if not trials:
         return
     # The run's output folder (trials write in it or in sub-folders of it).
     work = Path(os.path.commonpath([str(t.options.output) for t in trials])) / ".zoo-work"
     work.mkdir(parents=True, exist_ok=True)
     saved = {spec: _save_dataset(data, work) for spec, data in datasets.items()}
+    children = _Children()
     pool = ThreadPoolExecutor(max_workers=jobs)
-    futures = {pool.submit(_in_subprocess, trial, saved[trial.dataset], work): trial for trial in trials}
+    futures = {pool.submit(_in_subprocess, trial, saved[trial.dataset], work, children, events): trial
+               for trial in trials}
     try:
         for future in as_completed(futures):
             yield futures[future], future.result()
-    finally:  # Ctrl-C: the children got SIGINT too; start no more
+    finally:  # Ctrl-C or an error: start no more, end the running ones, then clean up
         pool.shutdown(wait=False, cancel_futures=True)
+        children.stop_all()
+        pool.shutdown(wait=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -121,7 +189,7 @@ def _ray_task(trial_json: dict, data) -> dict:
     return asdict(result)
 
 
-def _ray(trials, datasets, executor: ExecutorOptions):
+def _ray(trials, datasets, executor: ExecutorOptions, events):
     try:
         import ray
     except ImportError:
@@ -136,10 +204,13 @@ def _ray(trials, datasets, executor: ExecutorOptions):
     task = ray.remote(_ray_task).options(num_cpus=executor.cpus_per_trial, num_gpus=executor.gpus_per_trial,
                                          max_retries=1)
     pending = {task.remote(trial.to_json(), refs[trial.dataset]): trial for trial in trials}
+    for trial in trials:  # Ray starts them as resources free up; the driver cannot tell when
+        events.started(trial)
     try:
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
             trial = pending.pop(ready)
+            events.ended(trial)
             try:
                 yield trial, TrialResult(**ray.get(ready))
             except ray.exceptions.RayError as exc:

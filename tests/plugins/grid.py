@@ -1,7 +1,10 @@
-"""Throwaway backbones for the trial-grid tests: two tiny real models and one that kills its process."""
+"""Throwaway backbones for the trial-grid tests: two tiny real models, one that kills its process
+and one that stalls (for Ctrl-C)."""
 
 import os
 import signal
+import time
+from pathlib import Path
 
 import keras
 
@@ -22,8 +25,14 @@ def crash(input_shape, weights):
     os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would: no exception, no cleanup
 
 
+def stall(input_shape, weights):
+    """Says where it runs (its pid, in the file $ZOO_TEST_STALL_FILE), then never finishes."""
+    Path(os.environ["ZOO_TEST_STALL_FILE"]).write_text(str(os.getpid()))
+    time.sleep(3600)
+
+
 @zoo.hookimpl
 def register_backbones(register):
-    for name, build in (("grid-a", tiny(4)), ("grid-b", tiny(8)), ("grid-crash", crash)):
+    for name, build in (("grid-a", tiny(4)), ("grid-b", tiny(8)), ("grid-crash", crash), ("grid-stall", stall)):
         register(zoo.Backbone(name=name, build=build, preprocess=lambda x: x / 255.0, min_input_size=8,
                               default_input_size=32, freeze_layer="conv2", pooling="avg"))
