@@ -11,6 +11,11 @@ Without them, each class's images are shuffled with a fixed seed (0) and 20% of
 them (at least one, when the class has two or more) go to the test split, so the
 split is stratified and the same on every run.
 
+Both splits come out with the classes interleaved (each class in a fixed-seed order,
+spread evenly through the split), not one class after another: zoo takes the first
+part of the training set for validation and ``--limit`` keeps the first images, and
+either must see every class.
+
 Images are read with Keras's own ``keras.utils.load_img`` (any Keras backend, no
 TensorFlow needed). Every image gets the size and colour mode of the first image
 read (the first file of the first class, in sorted order, of ``train/`` when
@@ -88,8 +93,21 @@ def _labelled(classes: dict[str, list[Path]]) -> tuple[list[Path], np.ndarray]:
     return files, labels
 
 
+def interleaved(labels: np.ndarray, seed: int = SPLIT_SEED) -> np.ndarray:
+    """Indices of ``labels`` with the classes mixed evenly, each class in a seeded random order:
+    any leading part holds every class in about its share."""
+    rng = np.random.default_rng(seed)
+    order, position = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        order.append(members)
+        position.append((np.arange(len(members)) + 0.5) / len(members))  # where in the split it goes
+    return np.concatenate(order)[np.argsort(np.concatenate(position), kind="stable")]
+
+
 def seeded_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices: per class, a fixed-seed shuffle and TEST_FRACTION of it for test."""
+    """Train and test indices: per class, a fixed-seed shuffle and TEST_FRACTION of it for test;
+    each split then interleaved by class."""
     rng = np.random.default_rng(SPLIT_SEED)
     train, test = [], []
     for label in np.unique(labels):
@@ -97,7 +115,8 @@ def seeded_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n_test = min(max(1, round(len(members) * TEST_FRACTION)), len(members) - 1)
         test.append(members[:n_test])
         train.append(members[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    train, test = np.concatenate(train), np.concatenate(test)
+    return train[interleaved(labels[train])], test[interleaved(labels[test])]
 
 
 def load_folder(path, variant: Optional[str] = None) -> ImageData:
@@ -112,6 +131,9 @@ def load_folder(path, variant: Optional[str] = None) -> ImageData:
         class_names = list(train)
         (train_files, y_train), (test_files, y_test) = _labelled(train), _labelled(test)
         size, color_mode = _first_image_format(train_files[0])
+        train_order, test_order = interleaved(y_train), interleaved(y_test)
+        train_files, y_train = [train_files[i] for i in train_order], y_train[train_order]
+        test_files, y_test = [test_files[i] for i in test_order], y_test[test_order]
         x_train, x_test = read_images(train_files, size, color_mode), read_images(test_files, size, color_mode)
         source = str(path)
     else:

@@ -293,9 +293,27 @@ def test_folder_with_train_and_test_splits_grey(tmp_path):
     data = image_folder.load_folder(tmp_path)
     assert data.class_names == ["a", "b"] and data.x_train.shape == (6, 10, 14, 1)
     for split in ("train", "test"):
-        np.testing.assert_array_equal(getattr(data, f"x_{split}"), written[split][0])
-        np.testing.assert_array_equal(getattr(data, f"y_{split}"), written[split][1])
+        images, labels = written[split]
+        order = image_folder.interleaved(labels)  # every image once, the classes mixed
+        assert sorted(order) == list(range(len(labels)))
+        np.testing.assert_array_equal(getattr(data, f"x_{split}"), images[order])
+        np.testing.assert_array_equal(getattr(data, f"y_{split}"), labels[order])
     assert data.y_train.dtype == np.int64 and data.x_train.dtype == np.uint8
+
+
+@pytest.mark.parametrize("splits", [True, False])
+def test_folder_validation_and_limit_see_every_class(tmp_path, splits):
+    # zoo validates on the first 20% of the training set and --limit keeps the first images:
+    # a folder read class after class would validate on its first class alone.
+    from zoo.harness import Splits
+
+    write_image_folder(tmp_path, classes=("cat", "dog", "fox"), per_class=10, splits=splits)
+    data = image_folder.load_folder(tmp_path)
+    whole = Splits.from_data(data, 0.2)
+    assert np.bincount(whole.y_val, minlength=3).min() >= 1, whole.y_val
+    limited = Splits.from_data(data, 0.2, limit=9)
+    assert sorted(set(limited.y_train) | set(limited.y_val)) == [0, 1, 2]
+    assert sorted(set(limited.y_test)) == [0, 1, 2]
 
 
 def test_folder_without_splits_is_split_by_class_with_a_fixed_seed(tmp_path):
