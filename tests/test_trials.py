@@ -106,17 +106,39 @@ def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_one
     assert not (out / ".zoo-work").exists()
 
 
-def test_resume_skips_finished_trials(run_zoo, tmp_path):
+def test_resume_skips_finished_trials_and_keeps_every_earlier_result(run_zoo, tmp_path):
     args = ["--plugin", GRID_PLUGIN, "compare", "grid-a", "--dataset", "synthetic", "--limit", "200",
-            "--epochs", "1", "--weights", "none", "--output", tmp_path]
-    run_zoo(*args, "--seeds", "0", check=0)
+            "--weights", "none", "--output", tmp_path]
+    run_zoo(*args, "--epochs", "1", "--seeds", "0", check=0)
     first, _ = ok_rows(tmp_path)
-    result = run_zoo(*args, "--seeds", "0,1", "--resume", check=0)
+    result = run_zoo(*args, "--epochs", "1", "--seeds", "0,1", "--resume", check=0)
     assert "Resuming: 1 of 2 trials already done" in result.stderr
     rows, _ = ok_rows(tmp_path)
     assert sorted(rows) == ["grid-a|synthetic|seed 0", "grid-a|synthetic|seed 1"]
     # The finished trial was not run again: its row is the first run's, to the fit time.
     assert rows["grid-a|synthetic|seed 0"]["fit_seconds"] == first["grid-a|synthetic|seed 0"]["fit_seconds"]
+
+    # Another seed into the same folder keeps the two before it, in the results, summary and curves;
+    # --no-cache changes speed, not results, so it does not make the finished seeds run again.
+    result = run_zoo(*args, "--epochs", "1", "--seeds", "0,1,2", "--no-cache", "--resume", check=0)
+    assert "Resuming: 2 of 3 trials already done" in result.stderr
+    second, rows = rows, ok_rows(tmp_path)[0]
+    assert sorted(rows) == [f"grid-a|synthetic|seed {seed}" for seed in (0, 1, 2)]
+    assert rows["grid-a|synthetic|seed 1"]["fit_seconds"] == second["grid-a|synthetic|seed 1"]["fit_seconds"]
+    assert pd.read_csv(tmp_path / "summary.csv")["n"].tolist() == [3]
+    assert "mean ± standard deviation" in result.stdout
+    assert len(json.loads((tmp_path / "histories.json").read_text())) == 3
+
+    # Other options: the finished trial does not count as done.
+    result = run_zoo(*args, "--epochs", "2", "--seeds", "0", "--resume", check=0)
+    assert "Resuming: 0 of 1 trials already done" in result.stderr
+    assert "1 finished trial(s) there ran under other options: running them again." in result.stderr
+    rows, _ = ok_rows(tmp_path)
+    assert len(rows) == 3 and rows["grid-a|synthetic|seed 0"]["epochs"] == 2
+    assert rows["grid-a|synthetic|seed 1"]["epochs"] == 1
+
+    result = run_zoo("compare", "vgg16", "--resume", check=2)
+    assert "--resume needs --output FOLDER" in result.stderr
 
 
 def test_summary_on_known_numbers():

@@ -260,7 +260,8 @@ def _weights(value: str):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seeds", metavar="S1,S2,...", help="Repeat every trial with each seed (overrides --seed).")
 @click.option("--repeats", type=click.IntRange(min=1), help="Seeds 0..N-1 (like --seeds 0,1,...,N-1).")
-@click.option("--resume", is_flag=True, help="Skip trials already finished in the --output folder.")
+@click.option("--resume", is_flag=True, help="Skip trials already finished in the --output folder under the "
+              "same options; keep its other results.")
 @click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
               help="Where trials run: this process, a fresh process each, or Ray tasks.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -289,6 +290,8 @@ def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size,
         raise click.UsageError("name one or more backbones, or pass --all (see `zoo list`).")
     cards = [registry.get_backbone(n) for n in (registry.list_backbones() if all_ else dict.fromkeys(names))]
     registry.get_head(head)  # an unknown head fails before any data is read
+    if resume and output is None:
+        raise click.UsageError("--resume needs --output FOLDER: the folder of the run to resume.")
     options = CompareOptions(
         output=output or Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
         dataset=dataset, weights=_weights(weights), epochs=epochs, batch_size=batch_size,
@@ -313,7 +316,7 @@ def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size,
                          executor=ExecutorOptions(executor, jobs, address, cpus_per_trial, gpus_per_trial))
     if as_json:
         _emit_json(rows)
-    elif len(datasets) > 1 or len(seed_list) > 1:
+    elif len({(row["dataset"], row["seed"]) for row in rows}) > 1:  # a grid (a resumed one too)
         out.print(summary_table(rows))
     else:
         out.print(results_table(rows))

@@ -29,13 +29,11 @@ def _check_splits(spec: str, data: ImageData, options: CompareOptions, limit) ->
                        f"{len(splits.x_test)} test images: raise --limit or change --val-split so that none is empty.")
 
 
-def finished_rows(output) -> dict[str, dict]:
-    """Rows of trials that finished ``ok`` in an earlier run into ``output``, by trial key."""
-    path = output / "results.json"
-    if not path.is_file():
-        return {}
-    return {row["trial"]: row for row in json.loads(path.read_text())
-            if row.get("status") == "ok" and row.get("trial")}
+def earlier_run(output) -> tuple[list[dict], dict[str, dict]]:
+    """The rows and learning curves an earlier run left in ``output`` (none when it left nothing)."""
+    rows, curves = output / "results.json", output / "histories.json"
+    return (json.loads(rows.read_text()) if rows.is_file() else [],
+            json.loads(curves.read_text()) if curves.is_file() else {})
 
 
 def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=None, *, datasets=None,
@@ -44,19 +42,28 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
 
     Results are written after each trial. A trial that fails gets a failed row and the
     others go on (exit code 1, or 2 when the failure was bad input); Ctrl-C keeps what
-    finished (exit code 130). With ``resume``, trials already ``ok`` in the output folder
-    are not run again.
+    finished (exit code 130). With ``resume``, trials that finished ``ok`` in the output
+    folder under the same recipe are not run again, and every earlier row is kept.
     """
     console = console or Console(stderr=True)
     executor = executor or ExecutorOptions()
     datasets, seeds = list(datasets or [options.dataset]), list(seeds or [options.seed])
     trials = grid([card.name for card in cards], datasets, seeds, options, data_dir=data_dir, limit=limit,
                   plugins=plugins, recipes=recipes)
-    done = finished_rows(options.output) if resume else {}
-    rows = [done[t.key] for t in trials if t.key in done]
+    earlier, histories = earlier_run(options.output) if resume else ([], {})
+    recipe = {t.key: t.recipe for t in trials}
+    earlier_ok = [r for r in earlier if r.get("status") == "ok" and r.get("trial") in recipe]
+    done = {r["trial"] for r in earlier_ok if r.get("recipe") == recipe[r["trial"]]}
     todo = [t for t in trials if t.key not in done]
-    if done:
-        console.print(f"Resuming: {len(rows)} of {len(trials)} trials already done in {options.output}/.")
+    if resume:
+        console.print(f"Resuming: {len(done)} of {len(trials)} trials already done in {options.output}/.")
+        changed = len(earlier_ok) - len(done)
+        if changed:
+            console.print(f"{changed} finished trial(s) there ran under other options: running them again.")
+    # Every earlier row stays (other seeds, datasets or backbones too), except those run again.
+    rerun = {t.key for t in todo}
+    rows = [r for r in earlier if r.get("trial") not in rerun]
+    histories = {key: h for key, h in histories.items() if key not in rerun}
     data = {}
     for spec in dict.fromkeys(t.dataset for t in todo):  # each dataset is read once per run
         data[spec] = load_data(spec, data_dir, console)
@@ -64,7 +71,7 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
 
     label = (lambda t: t.backbone) if len(datasets) == 1 and len(seeds) == 1 else \
         (lambda t: f"{t.backbone} {t.dataset} seed {t.seed}")
-    histories, code = {}, 0
+    code = 0
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console) as progress:
         overall = progress.add_task(f"trials ({executor.name})", total=len(todo))
@@ -90,7 +97,7 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
             for trial, result in results:
                 finished.add(trial.key)
                 rows.append(result.row)
-                histories[label(trial)] = result.history
+                histories[trial.key] = result.history
                 if result.row["status"] != "ok":
                     counts["failed"] += 1
                     console.print(f"[red]{label(trial)} failed:[/] {result.row['error']}", highlight=False)

@@ -24,11 +24,11 @@ from .model import assemble
 
 RESULT_KEYS = [
     "backbone", "dataset", "seed", "data_shape", "data_source", "data_note", "weights", "input_size", "freeze_layer",
-    "pooling", "head", "optimizer", "lr", "epochs", "batch_size", "devices", "finetune_epochs", "unfreeze_from",
-    "finetune_trainable_params",
+    "pooling", "head", "optimizer", "lr", "epochs", "batch_size", "devices", "finetune_epochs", "finetune_lr",
+    "unfreeze_from", "finetune_trainable_params",
     "train_images", "val_images", "test_images", "test_accuracy", "test_loss", "best_val_accuracy",
     "total_params", "trainable_params", "non_trainable_params", "train_step_ms", "infer_images_per_s",
-    "fit_seconds", "feature_cache", "device", "backend", "keras_version", "status", "error", "trial",
+    "fit_seconds", "feature_cache", "device", "backend", "keras_version", "status", "error", "trial", "recipe",
 ]
 
 
@@ -275,7 +275,7 @@ def _run_backbone(card, splits: Splits, options: CompareOptions, progress, say) 
         "input_size": size, "freeze_layer": first_trainable, "freeze_index": assembled.freeze_index,
         "pooling": options.pooling if options.pooling != "recommended" else card.pooling,
         "head": options.head, "optimizer": options.optimizer, "lr": options.lr, "epochs": options.epochs, "batch_size": options.batch_size,
-        "finetune_epochs": options.finetune_epochs,
+        "finetune_epochs": options.finetune_epochs, "finetune_lr": options.finetune_lr if two_stage else None,
         "unfreeze_from": layers[unfreeze].name if two_stage else None,
         "finetune_trainable_params": finetune_trainable,
         "train_images": len(splits.x_train), "val_images": len(splits.x_val),

@@ -46,14 +46,25 @@ def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
 
 
 def write_results(rows: list[dict], histories: dict[str, dict], folder: Path) -> None:
-    """results.json/.csv (one row per trial), summary.json/.csv (over seeds), curves.png and
-    tradeoff.png in ``folder`` (rewritten each time)."""
+    """results.json/.csv (one row per trial), summary.json/.csv (over seeds), histories.json
+    (per-epoch curves by trial key, for --resume), curves.png and tradeoff.png in ``folder``
+    (rewritten each time)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = results_frame(rows)
     _write_frame(frame, folder, "results")
     _write_frame(summary_frame(rows), folder, "summary")
-    plot_curves(histories, folder / "curves.png")
+    (folder / "histories.json").write_text(json.dumps(histories) + "\n")
+    labels = curve_labels(rows)
+    plot_curves({labels.get(key, key): history for key, history in histories.items()}, folder / "curves.png")
     plot_tradeoff(frame, folder / "tradeoff.png")
+
+
+def curve_labels(rows: list[dict]) -> dict[str, str]:
+    """Trial key -> its name on the plots: the backbone alone when every trial shares dataset and seed."""
+    trials = [r for r in rows if r.get("trial")]
+    one_setting = len({(r["dataset"], r["seed"]) for r in trials}) <= 1
+    return {r["trial"]: r["backbone"] if one_setting else f"{r['backbone']} {r['dataset']} seed {r['seed']}"
+            for r in trials}
 
 
 def plot_curves(histories: dict[str, dict], path: Path) -> None:

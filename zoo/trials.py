@@ -7,6 +7,7 @@ back is the result row and the learning curves. The harness does the work.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, replace
 from itertools import product
@@ -30,6 +31,14 @@ class Trial:
     def key(self) -> str:
         """What identifies the trial in the results (and for ``--resume``)."""
         return f"{self.backbone}|{self.dataset}|seed {self.seed}"
+
+    @property
+    def recipe(self) -> str:
+        """The options that shape its result, as text: ``--resume`` runs a trial again when they changed."""
+        # Caching changes how fast a trial trains, not what it learns (a test checks that).
+        ignored = ("output", "dataset", "seed", "cache", "cache_budget_mb")
+        options = {k: v for k, v in asdict(self.options).items() if k not in ignored}
+        return json.dumps({**options, "limit": self.limit}, sort_keys=True)
 
     @property
     def slug(self) -> str:
@@ -75,7 +84,7 @@ class TrialResult:
 
 def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
     row = failed_row(trial.backbone, trial.options, error)
-    row.update(seed=trial.seed, trial=trial.key)
+    row.update(seed=trial.seed, trial=trial.key, recipe=trial.recipe)
     return TrialResult(row, {}, bad_input)
 
 
@@ -101,5 +110,5 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
     except Exception as exc:  # one trial failing must not lose the others
         error = str(exc) if isinstance(exc, ZooError) else one_line(exc)
         return failed(trial, error, isinstance(exc, BadInput))
-    outcome.row.update(seed=trial.seed, trial=trial.key)
+    outcome.row.update(seed=trial.seed, trial=trial.key, recipe=trial.recipe)
     return TrialResult(outcome.row, outcome.history)
