@@ -15,6 +15,7 @@ from zoo.report import summary_frame
 from zoo.trials import Trial
 
 from .conftest import TESTS, ZOO
+from .dataset_files import write_mnist_npz
 
 GRID_PLUGIN = TESTS / "plugins" / "grid.py"
 GRID = ["--dataset", "synthetic", "--limit", "200", "--repeats", "2", "--epochs", "1", "--weights", "none"]
@@ -139,6 +140,24 @@ def test_resume_skips_finished_trials_and_keeps_every_earlier_result(run_zoo, tm
 
     result = run_zoo("compare", "vgg16", "--resume", check=2)
     assert "--resume needs --output FOLDER" in result.stderr
+
+
+def test_a_grid_of_datasets_reads_data_dir_where_it_means_something(run_zoo, tmp_path):
+    # mnist reads its file from --data-dir; synthetic is generated and would refuse it alone.
+    write_mnist_npz(tmp_path / "data" / "mnist.npz", n_train=60, n_test=20)
+    result = run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "--dataset", "mnist,synthetic", "--data-dir",
+                     tmp_path / "data", "--limit", "200", "--epochs", "1", "--weights", "none",
+                     "--output", tmp_path / "run", check=0)
+    rows, failures = ok_rows(tmp_path / "run")
+    assert not failures and sorted(rows) == ["grid-a|mnist|seed 0", "grid-a|synthetic|seed 0"]
+    assert rows["grid-a|mnist|seed 0"]["data_shape"] == "28x28x1"
+    assert rows["grid-a|mnist|seed 0"]["test_images"] == 20, "mnist came from the file the test wrote"
+    caption = " ".join(result.stdout.split())  # rich wraps the caption
+    # Both datasets are named, each with its own recipe (synthetic recommends Adam), and the
+    # caption says the data is synthetic although mnist comes first.
+    assert "synthetic data" in caption
+    assert "mnist: weights none, head dense, sgd lr 0.0001" in caption
+    assert "synthetic: weights none, head dense, adam lr 0.001" in caption
 
 
 def test_summary_on_known_numbers():

@@ -65,8 +65,8 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
     rows = [r for r in earlier if r.get("trial") not in rerun]
     histories = {key: h for key, h in histories.items() if key not in rerun}
     data = {}
-    for spec in dict.fromkeys(t.dataset for t in todo):  # each dataset is read once per run
-        data[spec] = load_data(spec, data_dir, console)
+    for spec, folder in dict.fromkeys((t.dataset, t.data_dir) for t in todo):  # each dataset read once
+        data[spec] = load_data(spec, folder, console)
         _check_splits(spec, data[spec], options, limit)
 
     label = (lambda t: t.backbone) if len(datasets) == 1 and len(seeds) == 1 else \

@@ -39,6 +39,15 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     return name.strip().lower(), (argument if sep else None)
 
 
+def reads_data_dir(spec: str) -> bool:
+    """Whether ``--data-dir`` means anything to this dataset (``synthetic`` is generated and
+    ``folder:PATH`` names its own folder), so a grid of datasets can pass it to those alone."""
+    from .registry import get_dataset
+
+    card = get_dataset(split_spec(spec)[0])
+    return card.load_local is not None and not card.path_argument
+
+
 def load_dataset(spec: str, data_dir=None) -> ImageData:
     """The splits of ``--dataset spec`` (``name`` or ``name:argument``), checked for sense."""
     from .registry import get_dataset

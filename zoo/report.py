@@ -144,7 +144,7 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     """The grid summarised per backbone and dataset; trials that failed are counted apart."""
     summary = summary_frame(rows)
     failures = pd.DataFrame([r for r in rows if r.get("status") != "ok"], columns=["backbone", "dataset"])
-    table = Table(title=title, caption=results_table(rows).caption)
+    table = Table(title=title, caption=_caption(rows))
     for column in ("backbone", "dataset", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
         table.add_column(column, justify="left" if column in ("backbone", "dataset") else "right")
     for row in summary.to_dict("records"):
@@ -160,19 +160,30 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     return table
 
 
+def _recipe(row) -> str:
+    stage_two = f" + {row['finetune_epochs']} fine-tuning" if row.get("finetune_epochs") else ""
+    return (f"weights {row.get('weights', '')}, head {row.get('head', '')}, {row.get('optimizer', '')} "
+            f"lr {row.get('lr', '')}, {row.get('epochs', '')}{stage_two} epochs, batch {row.get('batch_size', '')}")
+
+
+def _caption(rows: list[dict]) -> str:
+    """Data, recipe and machine. A grid names every dataset, each with its note (a synthetic one
+    says so) and, where datasets ran under different recommended settings, its own recipe."""
+    first = rows[0] if rows else {}
+    note = "".join(f"{text} | " for text in dict.fromkeys(filter(None, (row.get("data_note") for row in rows))))
+    recipes = {row.get("dataset", ""): _recipe(row) for row in rows}
+    if len(set(recipes.values())) <= 1:
+        data = f"{', '.join(recipes)}, {_recipe(first)}"
+    else:
+        data = "; ".join(f"{dataset}: {recipe}" for dataset, recipe in recipes.items())
+    return (f"{note}{data} | device: {first.get('device', '?')} | Keras {first.get('keras_version', '?')}, "
+            f"backend {first.get('backend', '?')}")
+
+
 def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
     """The comparison as a rich table, best test accuracy first; failed backbones show their error."""
     frame = results_frame(rows)
-    first = rows[0] if rows else {}
-    note = f"{first['data_note']} | " if first.get("data_note") else ""
-    stage_two = f" + {first['finetune_epochs']} fine-tuning" if first.get("finetune_epochs") else ""
-    caption = (f"{note}{first.get('dataset', '')}, weights {first.get('weights', '')}, head "
-               f"{first.get('head', '')}, {first.get('optimizer', '')} lr {first.get('lr', '')}, "
-               f"{first.get('epochs', '')}{stage_two} epochs, batch "
-               f"{first.get('batch_size', '')} | "
-               f"device: {first.get('device', '?')} | Keras {first.get('keras_version', '?')}, "
-               f"backend {first.get('backend', '?')}")
-    table = Table(title=title, caption=caption)
+    table = Table(title=title, caption=_caption(rows))
     table.add_column("backbone")
     for column in ("input", "test acc", "best val acc", "params", "trainable", "non-trainable",
                    "train ms/step", "infer img/s", "fit s"):

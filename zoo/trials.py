@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from itertools import product
 from pathlib import Path
 
+from .datasets import reads_data_dir
 from .errors import BadInput, ZooError
 from .harness import CompareOptions, failed_row
 
@@ -67,8 +68,11 @@ def grid(backbones: list[str], datasets: list[str], seeds: list[int], options: C
     trials = []
     for dataset, backbone, seed in product(datasets, backbones, seeds):
         base = (recipes or {}).get(dataset, options)
+        # In a grid of datasets, --data-dir goes to those that read files from it; alone, a
+        # dataset that cannot use it still gets it, and says so.
+        folder = data_dir if len(datasets) == 1 or reads_data_dir(dataset) else None
         trial = Trial(backbone, dataset, seed, replace(base, dataset=dataset, seed=seed),
-                      None if data_dir is None else str(data_dir), limit, tuple(plugins))
+                      None if folder is None else str(folder), limit, tuple(plugins))
         if nested:
             trial = replace(trial, options=replace(trial.options, output=options.output / trial.slug))
         trials.append(trial)
