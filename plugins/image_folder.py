@@ -96,6 +96,8 @@ def _labelled(classes: dict[str, list[Path]]) -> tuple[list[Path], np.ndarray]:
 def interleaved(labels: np.ndarray, seed: int = SPLIT_SEED) -> np.ndarray:
     """Indices of ``labels`` with the classes mixed evenly, each class in a seeded random order:
     any leading part holds every class in about its share."""
+    if not len(labels):
+        return np.empty(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
     order, position = [], []
     for label in np.unique(labels):

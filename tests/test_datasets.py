@@ -347,6 +347,9 @@ def test_folder_mistakes_are_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BadInput, match=f"{tmp_path / 'empty'} holds no images"):
         image_folder.load_folder(tmp_path)
+    write_image_folder(tmp_path / "singles", classes=("a", "b"), per_class=1)
+    with pytest.raises(BadInput, match="every class has a single image, too few to split off a test set"):
+        image_folder.load_folder(tmp_path / "singles")
 
 
 def test_train_and_test_must_have_the_same_classes(tmp_path):
