@@ -143,3 +143,20 @@ def test_no_network_and_nothing_cached_names_the_file_and_the_flags(run_zoo, cif
                     "(vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5): put "
                     "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 in "
                     f"{tmp_path / 'keras' / 'models'}/, or pass --weights PATH or --weights none.")
+
+
+def test_a_diverged_loss_is_written_as_strict_json(tmp_path):
+    from zoo.report import write_results
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    rows = [{"backbone": "a", "dataset": "d", "seed": 0, "trial": "a|d|seed 0", "status": "ok",
+             "test_accuracy": 0.1, "train_step_ms": 1.0}]
+    history = {"loss": [2.3, float("nan"), float("inf")], "val_loss": [2.2, 2.1, float("nan")],
+               "accuracy": [0.1, 0.1, 0.1], "val_accuracy": [0.1, 0.1, 0.1]}
+    write_results(rows, {"a|d|seed 0": history}, tmp_path)
+    written = json.loads((tmp_path / "histories.json").read_text(), parse_constant=refuse)
+    assert written["a|d|seed 0"]["loss"] == [2.3, None, None]
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert not list(tmp_path.glob(".*partial")), "every file was moved into place whole"

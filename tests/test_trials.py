@@ -127,7 +127,7 @@ def test_resume_skips_finished_trials_and_keeps_every_earlier_result(run_zoo, tm
     assert sorted(rows) == [f"grid-a|synthetic|seed {seed}" for seed in (0, 1, 2)]
     assert rows["grid-a|synthetic|seed 1"]["fit_seconds"] == second["grid-a|synthetic|seed 1"]["fit_seconds"]
     assert pd.read_csv(tmp_path / "summary.csv")["n"].tolist() == [3]
-    assert "mean ± standard deviation" in result.stdout
+    assert "mean ± standard deviation" in result.stdout and "options" not in result.stdout
     assert len(json.loads((tmp_path / "histories.json").read_text())) == 3
 
     # Other options: the finished trial does not count as done.
@@ -137,6 +137,21 @@ def test_resume_skips_finished_trials_and_keeps_every_earlier_result(run_zoo, tm
     rows, _ = ok_rows(tmp_path)
     assert len(rows) == 3 and rows["grid-a|synthetic|seed 0"]["epochs"] == 2
     assert rows["grid-a|synthetic|seed 1"]["epochs"] == 1
+    # Trials under different options are never averaged together: the summary keeps them apart.
+    summary = pd.read_csv(tmp_path / "summary.csv").set_index("options")
+    assert summary["n"].to_dict() == {"epochs 1": 2, "epochs 2": 1}
+    assert "epochs 1" in result.stdout and "epochs 2" in result.stdout
+
+    # Rows from a zoo that recorded no trial key, seed or options count as done, as they did then.
+    old = [{k: v for k, v in row.items() if k not in ("trial", "seed", "recipe")}
+           for row in json.loads((tmp_path / "results.json").read_text()) if row["seed"] == 1]
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    (tmp_path / "histories.json").write_text("{\"cut\": [0.1,")  # a run killed mid-write, long ago
+    result = run_zoo(*args, "--epochs", "1", "--seeds", "0", "--resume", check=2)
+    assert "histories.json is not valid JSON" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "histories.json").unlink()
+    result = run_zoo(*args, "--epochs", "1", "--seeds", "0", "--resume", check=0)
+    assert "Resuming: 1 of 1 trials already done" in result.stderr
 
     result = run_zoo("compare", "vgg16", "--resume", check=2)
     assert "--resume needs --output FOLDER" in result.stderr

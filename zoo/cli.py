@@ -316,7 +316,7 @@ def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size,
                          executor=ExecutorOptions(executor, jobs, address, cpus_per_trial, gpus_per_trial))
     if as_json:
         _emit_json(rows)
-    elif len({(row["dataset"], row["seed"]) for row in rows}) > 1:  # a grid (a resumed one too)
+    elif len({(row["dataset"], row.get("seed")) for row in rows}) > 1:  # a grid (a resumed one too)
         out.print(summary_table(rows))
     else:
         out.print(results_table(rows))

@@ -31,9 +31,18 @@ def _check_splits(spec: str, data: ImageData, options: CompareOptions, limit) ->
 
 def earlier_run(output) -> tuple[list[dict], dict[str, dict]]:
     """The rows and learning curves an earlier run left in ``output`` (none when it left nothing)."""
-    rows, curves = output / "results.json", output / "histories.json"
-    return (json.loads(rows.read_text()) if rows.is_file() else [],
-            json.loads(curves.read_text()) if curves.is_file() else {})
+    def read(path, empty):
+        try:
+            return json.loads(path.read_text()) if path.is_file() else empty
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{path} is not valid JSON ({exc.msg}): move it away to run every trial again, "
+                           "or resume into another --output folder.") from None
+
+    earlier, histories = read(output / "results.json", []), read(output / "histories.json", {})
+    for row in earlier:  # rows from a zoo before trials had keys were one-seed runs
+        row.setdefault("seed", 0)
+        row.setdefault("trial", f"{row['backbone']}|{row['dataset']}|seed {row['seed']}")
+    return earlier, histories
 
 
 def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=None, *, datasets=None,
@@ -53,7 +62,8 @@ def compare(cards, options: CompareOptions, data_dir=None, limit=None, console=N
     earlier, histories = earlier_run(options.output) if resume else ([], {})
     recipe = {t.key: t.recipe for t in trials}
     earlier_ok = [r for r in earlier if r.get("status") == "ok" and r.get("trial") in recipe]
-    done = {r["trial"] for r in earlier_ok if r.get("recipe") == recipe[r["trial"]]}
+    # A row with no recipe comes from a zoo that did not record one: taken as done, as it was then.
+    done = {r["trial"] for r in earlier_ok if r.get("recipe") in (None, recipe[r["trial"]])}
     todo = [t for t in trials if t.key not in done]
     if resume:
         console.print(f"Resuming: {len(done)} of {len(trials)} trials already done in {options.output}/.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import matplotlib
@@ -27,22 +28,62 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
 SUMMARISED = ("test_accuracy", "train_step_ms", "fit_seconds")
 
 
+def option_labels(rows: list[dict]) -> list[str]:
+    """For each row, the options in which its recipe differs from other rows of the same dataset
+    (say ``epochs 2``), "" where they all agree: a resumed folder can hold trials run under
+    different options, and those must not be averaged together."""
+    recipe = [r.get("recipe") if isinstance(r.get("recipe"), str) else None for r in rows]  # NaN from pandas
+    by_dataset: dict[str, set] = {}
+    for row, text in zip(rows, recipe):
+        by_dataset.setdefault(row.get("dataset"), set()).add(text)
+    labels = {}
+    for dataset, recipes in by_dataset.items():
+        parsed = {text: json.loads(text) for text in recipes if isinstance(text, str)}
+        keys = sorted({key for options in parsed.values() for key in options})
+        differing = [k for k in keys if len({json.dumps(o.get(k), sort_keys=True) for o in parsed.values()}) > 1]
+        for text in recipes:
+            if text in parsed:
+                label = ", ".join(f"{key} {parsed[text].get(key)}" for key in differing)
+            else:  # a row from a zoo that did not record its options
+                label = "options not recorded" if len(recipes) > 1 else ""
+            labels[dataset, text] = label
+    return [labels[row.get("dataset"), text] for row, text in zip(rows, recipe)]
+
+
 def summary_frame(rows: list[dict]) -> pd.DataFrame:
-    """Per backbone and dataset, over seeds: n, and mean, std, min and max of each summarised
-    column (finished trials only; std is the sample standard deviation, empty for n = 1)."""
-    frame = pd.DataFrame([r for r in rows if r.get("status") == "ok"],
-                         columns=["backbone", "dataset", *SUMMARISED])
-    stats = frame.groupby(["backbone", "dataset"], sort=False)[list(SUMMARISED)].agg(
-        ["mean", "std", "min", "max"])
+    """Per backbone, dataset and options, over seeds: n, and mean, std, min and max of each
+    summarised column (finished trials only; std is the sample standard deviation, empty for
+    n = 1). ``options`` is "" unless trials of one dataset ran under different options."""
+    labelled = [{**r, "options": label} for r, label in zip(rows, option_labels(rows)) if r.get("status") == "ok"]
+    frame = pd.DataFrame(labelled, columns=["backbone", "dataset", "options", *SUMMARISED])
+    keys = ["backbone", "dataset", "options"]
+    stats = frame.groupby(keys, sort=False)[list(SUMMARISED)].agg(["mean", "std", "min", "max"])
     stats.columns = [f"{column}_{stat}" for column, stat in stats.columns]
-    stats.insert(0, "n", frame.groupby(["backbone", "dataset"], sort=False).size())
+    stats.insert(0, "n", frame.groupby(keys, sort=False).size())
     return stats.reset_index().sort_values("test_accuracy_mean", ascending=False, kind="stable")
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write all of ``text`` or nothing: a run killed mid-write must leave the last good file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _finite(value):
+    """``value`` with every NaN or infinity (a diverged loss) as None: strict JSON, as jq or a
+    browser reads it."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
     records = json.loads(frame.to_json(orient="records"))  # NaN -> null
-    (folder / f"{stem}.json").write_text(json.dumps(records, indent=2) + "\n")
-    frame.to_csv(folder / f"{stem}.csv", index=False)
+    _replace(folder / f"{stem}.json", json.dumps(records, indent=2) + "\n")
+    _replace(folder / f"{stem}.csv", frame.to_csv(index=False))
 
 
 def write_results(rows: list[dict], histories: dict[str, dict], folder: Path) -> None:
@@ -53,7 +94,7 @@ def write_results(rows: list[dict], histories: dict[str, dict], folder: Path) ->
     frame = results_frame(rows)
     _write_frame(frame, folder, "results")
     _write_frame(summary_frame(rows), folder, "summary")
-    (folder / "histories.json").write_text(json.dumps(histories) + "\n")
+    _replace(folder / "histories.json", json.dumps(_finite(histories), allow_nan=False) + "\n")
     labels = curve_labels(rows)
     plot_curves({labels.get(key, key): history for key, history in histories.items()}, folder / "curves.png")
     plot_tradeoff(frame, folder / "tradeoff.png")
@@ -141,22 +182,30 @@ def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
 
 
 def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds"):
-    """The grid summarised per backbone and dataset; trials that failed are counted apart."""
+    """The grid summarised per backbone and dataset (and options, where they differ); trials
+    that failed are counted apart."""
     summary = summary_frame(rows)
-    failures = pd.DataFrame([r for r in rows if r.get("status") != "ok"], columns=["backbone", "dataset"])
+    labelled = zip(rows, option_labels(rows))  # over every row, as summary_frame labels them
+    failures = pd.DataFrame([{**r, "options": label} for r, label in labelled if r.get("status") != "ok"],
+                            columns=["backbone", "dataset", "options", "error"])
+    keys = ["backbone", "dataset", "options"]
+    show_options = bool(summary["options"].any() or failures["options"].any())
     table = Table(title=title, caption=_caption(rows))
-    for column in ("backbone", "dataset", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
-        table.add_column(column, justify="left" if column in ("backbone", "dataset") else "right")
+    for column in ("backbone", "dataset", "options", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
+        if column != "options" or show_options:
+            table.add_column(column, justify="left" if column in ("backbone", "dataset", "options") else "right")
+    failed_counts = failures.groupby(keys, sort=False).size()
     for row in summary.to_dict("records"):
-        n_failed = int(((failures["backbone"] == row["backbone"]) & (failures["dataset"] == row["dataset"])).sum())
-        table.add_row(row["backbone"], row["dataset"], str(row["n"]),
+        n_failed = int(failed_counts.get(tuple(row[k] for k in keys), 0))
+        table.add_row(row["backbone"], row["dataset"], *([row["options"]] if show_options else []), str(row["n"]),
                       _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100),
                       _spread(*(row[f"train_step_ms_{s}"] for s in ("mean", "std", "min", "max")), ".1f"),
                       _num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-")
-    for backbone, dataset in failures.drop_duplicates().itertuples(index=False):
-        if not ((summary["backbone"] == backbone) & (summary["dataset"] == dataset)).any():
-            error = next(r["error"] for r in rows if r["backbone"] == backbone and r["dataset"] == dataset)
-            table.add_row(backbone, dataset, "0", f"[red]failed: {error}[/]")
+    finished = set(summary[keys].itertuples(index=False, name=None))
+    for backbone, dataset, options, error in failures[keys + ["error"]].itertuples(index=False, name=None):
+        if (backbone, dataset, options) not in finished:
+            finished.add((backbone, dataset, options))  # one line for each, with its first error
+            table.add_row(backbone, dataset, *([options] if show_options else []), "0", f"[red]failed: {error}[/]")
     return table
 
 
@@ -168,32 +217,40 @@ def _recipe(row) -> str:
 
 def _caption(rows: list[dict]) -> str:
     """Data, recipe and machine. A grid names every dataset, each with its note (a synthetic one
-    says so) and, where datasets ran under different recommended settings, its own recipe."""
-    first = rows[0] if rows else {}
+    says so) and, where trials ran under different settings, each dataset's recipes."""
+    if not rows:
+        return "no trial finished"
+    ok = [row for row in rows if row.get("status") == "ok"] or rows  # failed rows lack some fields
+    first = ok[0]
     note = "".join(f"{text} | " for text in dict.fromkeys(filter(None, (row.get("data_note") for row in rows))))
-    recipes = {row.get("dataset", ""): _recipe(row) for row in rows}
-    if len(set(recipes.values())) <= 1:
-        data = f"{', '.join(recipes)}, {_recipe(first)}"
+    pairs = dict.fromkeys((row.get("dataset", ""), _recipe(row)) for row in ok)
+    if len({recipe for _, recipe in pairs}) == 1:
+        data = f"{', '.join(dict.fromkeys(dataset for dataset, _ in pairs))}, {_recipe(first)}"
     else:
-        data = "; ".join(f"{dataset}: {recipe}" for dataset, recipe in recipes.items())
+        data = "; ".join(f"{dataset}: {recipe}" for dataset, recipe in pairs)
     return (f"{note}{data} | device: {first.get('device', '?')} | Keras {first.get('keras_version', '?')}, "
             f"backend {first.get('backend', '?')}")
 
 
 def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
     """The comparison as a rich table, best test accuracy first; failed backbones show their error."""
-    frame = results_frame(rows)
+    records = results_frame(rows).to_dict("records")
+    options = option_labels(records)
+    show_options = any(options)  # a resumed folder holding runs under other options
     table = Table(title=title, caption=_caption(rows))
     table.add_column("backbone")
+    if show_options:
+        table.add_column("options")
     for column in ("input", "test acc", "best val acc", "params", "trainable", "non-trainable",
                    "train ms/step", "infer img/s", "fit s"):
         table.add_column(column, justify="right")
     table.add_column("feature cache")
-    for row in frame.to_dict("records"):
+    for row, label in zip(records, options):
+        first = [row["backbone"], *([label] if show_options else [])]
         if row["status"] != "ok":
-            table.add_row(row["backbone"], f"[red]failed: {row['error']}[/]")
+            table.add_row(*first, f"[red]failed: {row['error']}[/]")
             continue
-        table.add_row(row["backbone"], _input(row), _num(row["test_accuracy"], ".2%"),
+        table.add_row(*first, _input(row), _num(row["test_accuracy"], ".2%"),
                       _num(row["best_val_accuracy"], ".2%"), _num(row["total_params"], ","),
                       _trainable(row), _num(row["non_trainable_params"], ","),
                       _num(row["train_step_ms"], ".1f"), _num(row["infer_images_per_s"], ",.0f"),

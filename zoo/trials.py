@@ -39,7 +39,7 @@ class Trial:
         # Caching changes how fast a trial trains, not what it learns (a test checks that).
         ignored = ("output", "dataset", "seed", "cache", "cache_budget_mb")
         options = {k: v for k, v in asdict(self.options).items() if k not in ignored}
-        return json.dumps({**options, "limit": self.limit}, sort_keys=True)
+        return json.dumps({**options, "limit": self.limit}, sort_keys=True, default=str)  # str: a NumPy number
 
     @property
     def slug(self) -> str:
