@@ -5,8 +5,8 @@ hands each to a fresh Python process through a thread pool (a crash or an
 out-of-memory kill takes down that trial alone); ``ray`` hands them to Ray, which
 places them on a cluster's machines by the resources they ask for. Each executor
 calls ``started(trial)`` when a trial starts (for Ray: when it is handed to Ray) and
-``ended(trial)`` when it ends, and yields ``(trial, TrialResult)`` as trials finish. Closing the generator (Ctrl-C)
-ends the trials still running: no trial outlives the run.
+``ended(trial)`` when it ends, and yields ``(trial, TrialResult)`` as trials finish.
+Closing the generator (Ctrl-C) ends the trials still running: no trial outlives the run.
 """
 
 from __future__ import annotations

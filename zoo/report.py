@@ -50,16 +50,27 @@ def option_labels(rows: list[dict]) -> list[str]:
     return [labels[row.get("dataset"), text] for row, text in zip(rows, recipe)]
 
 
+SUMMARY_KEYS = ["backbone", "dataset", "options"]
+
+
+def _with_options(rows: list[dict]) -> list[dict]:
+    """The rows, each with its ``options`` label."""
+    return [{**row, "options": label} for row, label in zip(rows, option_labels(rows))]
+
+
 def summary_frame(rows: list[dict]) -> pd.DataFrame:
     """Per backbone, dataset and options, over seeds: n, and mean, std, min and max of each
     summarised column (finished trials only; std is the sample standard deviation, empty for
     n = 1). ``options`` is "" unless trials of one dataset ran under different options."""
-    labelled = [{**r, "options": label} for r, label in zip(rows, option_labels(rows)) if r.get("status") == "ok"]
-    frame = pd.DataFrame(labelled, columns=["backbone", "dataset", "options", *SUMMARISED])
-    keys = ["backbone", "dataset", "options"]
-    stats = frame.groupby(keys, sort=False)[list(SUMMARISED)].agg(["mean", "std", "min", "max"])
+    return _summarise(_with_options(rows))
+
+
+def _summarise(labelled: list[dict]) -> pd.DataFrame:
+    ok = [row for row in labelled if row.get("status") == "ok"]
+    frame = pd.DataFrame(ok, columns=[*SUMMARY_KEYS, *SUMMARISED])
+    stats = frame.groupby(SUMMARY_KEYS, sort=False)[list(SUMMARISED)].agg(["mean", "std", "min", "max"])
     stats.columns = [f"{column}_{stat}" for column, stat in stats.columns]
-    stats.insert(0, "n", frame.groupby(keys, sort=False).size())
+    stats.insert(0, "n", frame.groupby(SUMMARY_KEYS, sort=False).size())
     return stats.reset_index().sort_values("test_accuracy_mean", ascending=False, kind="stable")
 
 
@@ -184,25 +195,23 @@ def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
 def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds"):
     """The grid summarised per backbone and dataset (and options, where they differ); trials
     that failed are counted apart."""
-    summary = summary_frame(rows)
-    labelled = zip(rows, option_labels(rows))  # over every row, as summary_frame labels them
-    failures = pd.DataFrame([{**r, "options": label} for r, label in labelled if r.get("status") != "ok"],
-                            columns=["backbone", "dataset", "options", "error"])
-    keys = ["backbone", "dataset", "options"]
+    labelled = _with_options(rows)
+    summary = _summarise(labelled)
+    failures = pd.DataFrame([r for r in labelled if r.get("status") != "ok"], columns=[*SUMMARY_KEYS, "error"])
     show_options = bool(summary["options"].any() or failures["options"].any())
     table = Table(title=title, caption=_caption(rows))
     for column in ("backbone", "dataset", "options", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
         if column != "options" or show_options:
             table.add_column(column, justify="left" if column in ("backbone", "dataset", "options") else "right")
-    failed_counts = failures.groupby(keys, sort=False).size()
+    failed_counts = failures.groupby(SUMMARY_KEYS, sort=False).size()
     for row in summary.to_dict("records"):
-        n_failed = int(failed_counts.get(tuple(row[k] for k in keys), 0))
+        n_failed = int(failed_counts.get(tuple(row[k] for k in SUMMARY_KEYS), 0))
         table.add_row(row["backbone"], row["dataset"], *([row["options"]] if show_options else []), str(row["n"]),
                       _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100),
                       _spread(*(row[f"train_step_ms_{s}"] for s in ("mean", "std", "min", "max")), ".1f"),
                       _num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-")
-    finished = set(summary[keys].itertuples(index=False, name=None))
-    for backbone, dataset, options, error in failures[keys + ["error"]].itertuples(index=False, name=None):
+    finished = set(summary[SUMMARY_KEYS].itertuples(index=False, name=None))
+    for backbone, dataset, options, error in failures[[*SUMMARY_KEYS, "error"]].itertuples(index=False, name=None):
         if (backbone, dataset, options) not in finished:
             finished.add((backbone, dataset, options))  # one line for each, with its first error
             table.add_row(backbone, dataset, *([options] if show_options else []), "0", f"[red]failed: {error}[/]")
@@ -224,8 +233,9 @@ def _caption(rows: list[dict]) -> str:
     first = ok[0]
     note = "".join(f"{text} | " for text in dict.fromkeys(filter(None, (row.get("data_note") for row in rows))))
     pairs = dict.fromkeys((row.get("dataset", ""), _recipe(row)) for row in ok)
-    if len({recipe for _, recipe in pairs}) == 1:
-        data = f"{', '.join(dict.fromkeys(dataset for dataset, _ in pairs))}, {_recipe(first)}"
+    recipes = {recipe for _, recipe in pairs}
+    if len(recipes) == 1:
+        data = f"{', '.join(dict.fromkeys(dataset for dataset, _ in pairs))}, {recipes.pop()}"
     else:
         data = "; ".join(f"{dataset}: {recipe}" for dataset, recipe in pairs)
     return (f"{note}{data} | device: {first.get('device', '?')} | Keras {first.get('keras_version', '?')}, "
