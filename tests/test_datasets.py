@@ -381,3 +381,16 @@ def test_synthetic_is_deterministic_balanced_and_says_so():
     assert len(first.class_names) == 10 and first.class_names[:2] == ["square", "circle"]
     assert "synthetic" in first.note
     assert not np.array_equal(synthetic.generate(20, 10, seed=1).x_train, synthetic.generate(20, 10).x_train)
+
+
+# --dataset A,B: the comma-separated specs.
+
+def test_parse_dataset_specs():
+    from zoo.datasets import parse_dataset_specs
+
+    assert parse_dataset_specs("cifar10") == ["cifar10"]
+    assert parse_dataset_specs(" mnist , cifar100:coarse,,mnist") == ["mnist", "cifar100:coarse"]
+    for text in (",", "", " , ,"):
+        with pytest.raises(BadInput) as info:
+            parse_dataset_specs(text)
+        assert one_line(info) == f"--dataset {text!r}: name at least one dataset (see `zoo datasets`)."

@@ -39,6 +39,14 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     return name.strip().lower(), (argument if sep else None)
 
 
+def parse_dataset_specs(text: str) -> list[str]:
+    """``--dataset "mnist, cifar100:coarse"`` -> ``["mnist", "cifar100:coarse"]``, each once, in order."""
+    specs = list(dict.fromkeys(spec.strip() for spec in text.split(",") if spec.strip()))
+    if not specs:
+        raise BadInput(f"--dataset {text!r}: name at least one dataset (see `zoo datasets`).")
+    return specs
+
+
 def reads_data_dir(spec: str) -> bool:
     """Whether ``--data-dir`` means anything to this dataset (``synthetic`` is generated and
     ``folder:PATH`` names its own folder), so a grid of datasets can pass it to those alone."""
