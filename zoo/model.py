@@ -73,6 +73,13 @@ def check_weights_file(weights: str | None, backbone: str | None = None) -> str 
     return str(path)
 
 
+def check_input_size(card, size: int) -> None:
+    """``--input-size``: at least the backbone's minimum, said before anything is built."""
+    if size < card.min_input_size:
+        raise BadInput(f"input size {size} is below {card.name}'s minimum of {card.min_input_size}; "
+                       f"use --input-size {card.min_input_size} or more.")
+
+
 def build_backbone(card, size: int, weights: str | None):
     """``card.build`` at ``size`` x ``size`` x 3, with a clear message when weights are missing or wrong."""
     weights = check_weights_file(weights, card.name)
@@ -181,9 +188,7 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
              head: str = "dense", dropout: float = 0.5):
     """The protocol's model for ``card`` on images of ``data_shape`` (height, width, channels)."""
     pooling = card.pooling if pooling == "recommended" else pooling
-    if input_size < card.min_input_size:
-        raise BadInput(f"input size {input_size} is below {card.name}'s minimum of "
-                       f"{card.min_input_size}; use --input-size {card.min_input_size} or more.")
+    check_input_size(card, input_size)
     backbone = build_backbone(card, input_size, weights)
     index = resolve_freeze(freeze, card, backbone)
     apply_freeze(backbone, index)
