@@ -24,7 +24,7 @@ import numpy as np
 
 import zoo
 from zoo.card import Dataset
-from zoo.datasets import ImageData
+from zoo.datasets import ImageData, as_labels, as_pixels
 from zoo.errors import BadInput
 
 
@@ -119,8 +119,9 @@ def safe_load(data: bytes, name: str, archive: str = "the dataset's .tar.gz") ->
 
 def _images(batch: dict, label_key: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        data = np.asarray(batch["data"], dtype=np.uint8)
-        labels = np.asarray(batch[label_key], dtype=np.int64).reshape(-1)
+        # Checked before any conversion: uint8 would wrap 300 to 44, int64 would cut 3.5 to 3.
+        data = as_pixels(batch["data"], name)
+        labels = as_labels(batch[label_key], name).reshape(-1)
         # Each row: the 1024 red values, then green, then blue, each 32x32 row-major.
         images = data.reshape(len(data), 3, 32, 32).transpose(0, 2, 3, 1)
     except KeyError as exc:

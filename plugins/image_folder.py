@@ -32,7 +32,7 @@ import numpy as np
 
 import zoo
 from zoo.card import Dataset
-from zoo.datasets import ImageData
+from zoo.datasets import ImageData, as_pixels
 from zoo.errors import BadInput
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -81,9 +81,10 @@ def read_images(files: list[Path], size: tuple[int, int], color_mode: str) -> np
     for i, path in enumerate(files):
         try:
             image = keras.utils.load_img(path, color_mode=color_mode, target_size=size, interpolation="bilinear")
-            images[i] = keras.utils.img_to_array(image, dtype="uint8")
+            pixels = keras.utils.img_to_array(image)  # floats: uint8 would wrap a 16-bit image's 300 to 44
         except Exception as exc:
             raise BadInput(f"{path} is not a readable image ({type(exc).__name__}): replace or remove it.") from None
+        images[i] = as_pixels(pixels, str(path))
     return images
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 import zoo
 from zoo.card import Dataset
-from zoo.datasets import ImageData
+from zoo.datasets import ImageData, as_labels, as_pixels
 from zoo.errors import BadInput
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -72,12 +72,13 @@ def read_mnist_npz(path: Path) -> ImageData:
                        "replace it with Keras's mnist.npz.") from None
     splits = {}
     for part in ("train", "test"):
-        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        x = as_pixels(arrays[f"x_{part}"], f"{path} (x_{part})")
+        y = as_labels(arrays[f"y_{part}"], f"{path} (y_{part})")
         if x.ndim == 4 and x.shape[-1] == 1:
             x = x[..., 0]
-        if x.ndim != 3 or x.dtype != np.uint8 or y.ndim != 1 or len(x) != len(y) or y.dtype.kind not in "iu":
-            raise BadInput(f"{path}: x_{part} must be uint8 (N, H, W) and y_{part} N integer labels, "
-                           f"not {x.dtype} {x.shape} and {y.dtype} {y.shape}.")
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise BadInput(f"{path}: x_{part} must be N images (N, H, W) and y_{part} N labels, "
+                           f"not {x.shape} and {y.shape}.")
         splits[part] = x[..., None], _check_labels(y, 10, f"{path} (y_{part})")
     return ImageData("mnist", *splits["train"], *splits["test"], list(MNIST_CLASSES), str(path))
 

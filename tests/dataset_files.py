@@ -51,6 +51,12 @@ def _batch(labels, seed, label):
             b"filenames": [f"img_{i}.png".encode() for i in range(len(labels))]}
 
 
+def write_cifar_batch(path, data, labels, label_key=b"labels"):
+    """One CIFAR batch file holding exactly ``data`` and ``labels`` (of any type, to test the checks)."""
+    _pickle(path, {b"batch_label": b"a batch", label_key: labels, b"data": data,
+                   b"filenames": [f"img_{i}.png".encode() for i in range(len(labels))]})
+
+
 def write_cifar10(folder, n_train=100, n_test=40, seed=0):
     """``n_train`` images over data_batch_1..5, ``n_test`` in test_batch, and batches.meta."""
     folder = Path(folder)

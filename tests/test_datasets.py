@@ -16,7 +16,7 @@ from zoo.errors import BadInput
 from zoo_plugins import cifar, image_folder, mnist, synthetic
 
 from .dataset_files import (CIFAR100_COARSE, CIFAR100_FINE, CLASS_NAMES, FASHION_FILES, idx_bytes, write_cifar10,
-                            write_cifar100, write_fashion_idx, write_image_folder, write_mnist_npz)
+                            write_cifar100, write_cifar_batch, write_fashion_idx, write_image_folder, write_mnist_npz)
 
 
 @pytest.fixture
@@ -69,6 +69,28 @@ def test_missing_files_are_listed(tmp_path):
     (folder / "data_batch_5").unlink()
     with pytest.raises(BadInput, match="lacks CIFAR-10 files data_batch_5"):
         cifar.load_cifar10(folder)
+
+
+def test_out_of_range_pixels_and_fractional_labels_are_named_not_wrapped(tmp_path):
+    folder = write_cifar10(tmp_path, 20, 10)
+    rows = np.full((4, 3072), 7, dtype=np.int64)
+    rows[1, 5] = 300  # as uint8 this would silently be 44
+    write_cifar_batch(folder / "data_batch_2", rows, [0, 1, 2, 3])
+    with pytest.raises(BadInput) as info:
+        cifar.load_cifar10(folder)
+    assert one_line(info) == f"{folder}/data_batch_2: pixel values must be 0-255, found 300."
+    write_cifar_batch(folder / "data_batch_2", rows[:2] * 0, [1.0, 3.5])  # as int64 this would be 3
+    with pytest.raises(BadInput) as info:
+        cifar.load_cifar10(folder)
+    assert one_line(info) == f"{folder}/data_batch_2: labels must be integers, found float64 values like 3.5."
+
+
+def test_whole_number_labels_and_pixels_of_any_type_are_taken(tmp_path):
+    folder = write_cifar10(tmp_path, 20, 10)
+    write_cifar_batch(folder / "data_batch_2", np.full((2, 3072), 255.0), [1.0, 3.0])
+    data = cifar.load_cifar10(folder)
+    assert data.x_train.dtype == np.uint8 and data.y_train.dtype == np.int64
+    assert (data.x_train[4:6] == 255).all() and data.y_train[4:6].tolist() == [1, 3]
 
 
 def test_the_three_local_layouts_and_any_batch_size(tmp_path):
@@ -201,6 +223,19 @@ def test_an_npz_holding_pickled_objects_is_refused(tmp_path):
     with pytest.raises(BadInput) as info:
         mnist.load_mnist(tmp_path, None)
     assert one_line(info).startswith(f"{tmp_path / 'mnist.npz'} is not a valid mnist.npz (ValueError")
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("x_train", np.full((4, 28, 28), 300, np.int64), "pixel values must be 0-255, found 300"),
+    ("x_test", np.full((2, 28, 28), -1.0), "pixel values must be 0-255, found -1"),
+    ("y_train", np.array([0, 1, 2.5, 3]), "labels must be integers, found float64 values like 2.5"),
+])
+def test_mnist_values_out_of_range_are_named(tmp_path, key, value, problem):
+    arrays = write_mnist_npz(tmp_path / "mnist.npz", n_train=4, n_test=2)
+    np.savez(tmp_path / "mnist.npz", **{**arrays, key: value})
+    with pytest.raises(BadInput) as info:
+        mnist.load_mnist(tmp_path, None)
+    assert one_line(info) == f"{tmp_path / 'mnist.npz'} ({key}): {problem}."
 
 
 def test_a_corrupt_npz_is_named(tmp_path):
@@ -360,6 +395,16 @@ def test_train_and_test_must_have_the_same_classes(tmp_path):
     assert "must hold the same class folders; only in train: none; only in test: c." in one_line(info)
 
 
+def test_a_16_bit_image_above_255_is_named_not_wrapped(tmp_path):
+    from PIL import Image
+
+    write_image_folder(tmp_path, classes=("a", "b"), per_class=3, grey=True)
+    Image.fromarray(np.full((12, 16), 300, np.uint16)).save(tmp_path / "b" / "002.png")  # as uint8: 44
+    with pytest.raises(BadInput) as info:
+        image_folder.load_folder(tmp_path)
+    assert one_line(info) == f"{tmp_path / 'b' / '002.png'}: pixel values must be 0-255, found 300."
+
+
 def test_an_unreadable_image_is_named(tmp_path):
     write_image_folder(tmp_path, classes=("a", "b"), per_class=3)
     (tmp_path / "b" / "001.png").write_bytes(b"not a png")
@@ -381,6 +426,30 @@ def test_synthetic_is_deterministic_balanced_and_says_so():
     assert len(first.class_names) == 10 and first.class_names[:2] == ["square", "circle"]
     assert "synthetic" in first.note
     assert not np.array_equal(synthetic.generate(20, 10, seed=1).x_train, synthetic.generate(20, 10).x_train)
+
+
+# What any loader returns is checked: a third-party plugin's too.
+
+def test_check_names_the_dataset_and_the_values():
+    from zoo.datasets import ImageData, check
+
+    def data(**changes):
+        arrays = dict(x_train=np.zeros((4, 8, 8, 3), np.uint8), y_train=np.arange(4),
+                      x_test=np.zeros((2, 8, 8, 3), np.uint8), y_test=np.arange(2))
+        return ImageData("mine", **{**arrays, **changes}, class_names=list("abcd"), source="memory")
+
+    checked = check(data(x_train=np.full((4, 8, 8, 3), 255, np.int32), y_test=np.array([1.0, 0.0])), "mine")
+    assert checked.x_train.dtype == np.uint8 and checked.y_test.dtype == np.int64
+    for changes, problem in [
+        ({"x_test": np.full((2, 8, 8, 3), 256.0)}, "(test): pixel values must be 0-255, found 256"),
+        ({"x_train": np.full((4, 8, 8, 3), 0.5)}, "(train): pixel values must be 0-255, found 0.5"),
+        ({"y_train": np.array([0, 1, 2, 3.5])}, "(train): labels must be integers, found float64 values like 3.5"),
+        ({"y_test": np.array([0, -1])}, "(test): labels must be 0 or more, found -1"),
+        ({"y_test": np.array(["a", "b"])}, "(test): labels must be integers, not <U1"),
+    ]:
+        with pytest.raises(BadInput) as info:
+            check(data(**changes), "mine")
+        assert one_line(info) == f"dataset mine {problem}."
 
 
 # --dataset A,B: the comma-separated specs.

@@ -8,7 +8,7 @@ and register the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,32 @@ class ImageData:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
+
+
+def as_pixels(x, where: str) -> np.ndarray:
+    """``x`` as uint8, refusing values uint8 cannot hold (it would wrap 300 to 44 and cut 2.5 to 2)."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return x
+    if x.dtype.kind not in "iuf":
+        raise BadInput(f"{where}: pixel values must be numbers 0-255, not {x.dtype}.")
+    bad = x[(x < 0) | (x > 255) | (x != np.round(x))]  # NaN too: it equals nothing
+    if bad.size:
+        raise BadInput(f"{where}: pixel values must be 0-255, found {bad.flat[0]:g}.")
+    return x.astype(np.uint8)
+
+
+def as_labels(y, where: str) -> np.ndarray:
+    """``y`` as int64 class indices; whole-number floats (3.0, as numpy or JSON may write them) are taken."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iuf":
+        raise BadInput(f"{where}: labels must be integers, not {y.dtype}.")
+    fractional = y[y != np.round(y)]
+    if fractional.size:
+        raise BadInput(f"{where}: labels must be integers, found {y.dtype} values like {fractional.flat[0]:g}.")
+    if y.size and y.min() < 0:
+        raise BadInput(f"{where}: labels must be 0 or more, found {y.min():g}.")
+    return y.astype(np.int64, copy=False)
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -86,15 +112,18 @@ def load_dataset(spec: str, data_dir=None) -> ImageData:
 
 
 def check(data: ImageData, spec: str) -> ImageData:
-    """Labels and images a loader returned, in the shapes and types the harness expects."""
+    """Labels and images a loader returned, checked and given the types the harness expects
+    (uint8 images, int64 labels): a plugin's int or float arrays pass when their values fit."""
+    checked = {}
     for part in ("train", "test"):
-        x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
-        if x.ndim != 4 or x.shape[-1] not in (1, 3) or x.dtype != np.uint8:
-            raise BadInput(f"dataset {spec}: {part} images must be uint8 (N, H, W, 1 or 3), "
-                           f"not {x.dtype} {x.shape}.")
+        x = as_pixels(getattr(data, f"x_{part}"), f"dataset {spec} ({part})")
+        y = as_labels(getattr(data, f"y_{part}"), f"dataset {spec} ({part})")
+        if x.ndim != 4 or x.shape[-1] not in (1, 3):
+            raise BadInput(f"dataset {spec}: {part} images must have the shape (N, H, W, 1 or 3), not {x.shape}.")
         if len(x) != len(y):
             raise BadInput(f"dataset {spec}: {len(x)} {part} images but {len(y)} labels.")
-    return data
+        checked.update({f"x_{part}": x, f"y_{part}": y})
+    return replace(data, **checked)
 
 
 def with_recipe(options, explicit: set[str]):
@@ -102,8 +131,6 @@ def with_recipe(options, explicit: set[str]):
 
     Returns ``(options, applied)``; ``explicit`` names the options the user set.
     """
-    from dataclasses import replace
-
     from .registry import get_dataset
 
     recipe = get_dataset(split_spec(options.dataset)[0]).recipe
