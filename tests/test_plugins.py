@@ -12,6 +12,12 @@ from zoo.plugins import PluginWarning
 from .conftest import registered
 
 
+@pytest.fixture(autouse=True)
+def builtins_first():
+    """Load the built-in plugins before any throwaway one, as the CLI does: they win a shared name."""
+    zoo.load_plugins()
+
+
 def tiny_build(input_shape, weights):
     image = keras.Input(input_shape)
     return keras.Model(image, keras.layers.Conv2D(2, 3)(image))
@@ -105,3 +111,13 @@ def test_valid_cards_have_no_problems():
         warnings.simplefilter("error")
         assert card("ok").problems() == []
     assert card("ok", default_input_size=4).problems() == ["default_input_size must not be below min_input_size"]
+
+
+def test_a_plugin_that_lost_a_name_clash_is_partial():
+    with registered(Registers(card("vgg16"), card("zz-kept")), "copycat"):
+        with pytest.warns(PluginWarning):
+            report = {p.name: p for p in registry.plugin_report()}
+        assert report["copycat"].status == "partial"
+        assert report["copycat"].error == "backbone 'vgg16' rejected: plugin 'vgg16' already registered that name"
+        assert report["copycat"].backbones == ["zz-kept"]
+        assert report["vgg16"].status == "ok" and report["vgg16"].error is None

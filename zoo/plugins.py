@@ -2,7 +2,8 @@
 
 Built-in backbones are plugins in the same entry-point group as third-party
 ones; ``ZOO_DISABLE_PLUGIN_AUTOLOAD=1`` skips every distribution but zoo itself.
-A plugin that fails to load is recorded with its reason instead of stopping zoo.
+A plugin that fails to load (by any exception, ``sys.exit`` included, or by implementing a hook
+zoo does not know) is recorded with its reason instead of stopping zoo.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class PluginInfo:
     name: str
     distribution: str | None = None
     version: str | None = None
-    error: str | None = None
+    error: str | None = None  # why it is broken, or (status "partial") which cards were rejected
+    status: str = "ok"  # "ok", "partial" (some cards rejected) or "broken"
     backbones: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     heads: list[str] = field(default_factory=list)
@@ -103,10 +105,42 @@ def import_plugin(spec: str):
 def _load(info: PluginInfo, load) -> None:
     _tried[info.name] = info
     try:
-        pm.register(load(), name=info.name)
-    except Exception as exc:  # a broken plugin must never brick the CLI
+        plugin = load()
+        pm.register(plugin, name=info.name)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a broken plugin, even one calling sys.exit, must never brick the CLI
         info.error = one_line(exc)
         warn(f"plugin {info.name!r} skipped: {info.error}")
+        return
+    _reject_unknown_hooks()
+
+
+def _reject_unknown_hooks() -> None:
+    """Unregister every plugin with a hook zoo does not know: a misspelled hook would do nothing."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin)
+            unknown = [repr(caller.name) for caller in pm.get_hookcallers(exc.plugin) if not caller.has_spec()]
+            pm.unregister(exc.plugin)
+            info = _tried.setdefault(name, PluginInfo(name))
+            info.error = f"unknown hook {', '.join(unknown)}; zoo's hooks are {', '.join(hook_names())}"
+            warn(f"plugin {name!r} skipped: {info.error}")
+
+
+def hook_names() -> list[str]:
+    """The hooks zoo calls, by name."""
+    return sorted(name for name, caller in vars(pm.hook).items()
+                  if not name.startswith("_") and caller.has_spec())
+
+
+def provider(plugin: str) -> str:
+    """Who provides a plugin, as the CLI names it: its distribution if installed, else its own name."""
+    info = _tried.get(plugin)
+    return (info and info.distribution) or plugin
 
 
 def plugin_infos() -> list[PluginInfo]:

@@ -33,12 +33,13 @@ class Registration:
 class _Registry:
     cards: dict[str, dict[str, Registration]]  # kind -> name -> registration
     errors: dict[str, str]  # plugin name -> why it is broken
+    rejected: dict[str, list[str]]  # plugin name -> why each of its rejected cards was
 
 
 _cache: tuple[tuple, _Registry] | None = None
 
 
-def _collect_kind(kind: str, errors: dict[str, str]) -> dict[str, Registration]:
+def _collect_kind(kind: str, errors: dict[str, str], rejected: dict[str, list[str]]) -> dict[str, Registration]:
     hook_name, card_class, _ = KINDS[kind]
     found: dict[str, Registration] = {}
     # get_hookimpls() is in registration order: earlier plugins (built-ins first) win a name.
@@ -47,23 +48,26 @@ def _collect_kind(kind: str, errors: dict[str, str]) -> dict[str, Registration]:
 
         def register(card, plugin=plugin):
             if not isinstance(card, card_class):
-                errors[plugin] = f"register() takes a zoo.{card_class.__name__}, not {type(card).__name__}"
-                warn(f"plugin {plugin!r}: {errors[plugin]}")
-                return
-            problems = card.problems()
-            if problems:
-                errors[plugin] = f"invalid {kind} card {card.name!r}: {'; '.join(problems)}"
-                warn(f"plugin {plugin!r} skipped {kind}: {errors[plugin]}")
+                reason = f"register() takes a zoo.{card_class.__name__}, not {type(card).__name__}"
+                warn(f"plugin {plugin!r}: {reason}")
+            elif problems := card.problems():
+                reason = f"invalid {kind} card {card.name!r}: {'; '.join(problems)}"
+                warn(f"plugin {plugin!r} skipped {kind}: {reason}")
             elif card.name in found:
                 first = found[card.name].plugin
+                reason = f"{kind} {card.name!r} rejected: plugin {first!r} already registered that name"
                 warn(f"{kind} {card.name!r} from plugin {plugin!r} rejected: "
                      f"plugin {first!r} already registered that name")
             else:
                 found[card.name] = Registration(card, plugin)
+                return
+            rejected.setdefault(plugin, []).append(reason)
 
         try:
             impl.function(register=register)
-        except Exception as exc:  # a broken plugin must never brick the CLI
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin, even one calling sys.exit, must never brick the CLI
             errors[plugin] = f"{hook_name} raised {one_line(exc)}"
             warn(f"plugin {plugin!r} skipped: {errors[plugin]}")
             for name in [n for n, r in found.items() if r.plugin == plugin]:
@@ -78,7 +82,9 @@ def _registry() -> _Registry:
     key = tuple((pm.get_name(p), id(p)) for p in pm.get_plugins())
     if _cache is None or _cache[0] != key:
         errors: dict[str, str] = {}
-        _cache = (key, _Registry({kind: _collect_kind(kind, errors) for kind in KINDS}, errors))
+        rejected: dict[str, list[str]] = {}
+        cards = {kind: _collect_kind(kind, errors, rejected) for kind in KINDS}
+        _cache = (key, _Registry(cards, errors, rejected))
     return _cache[1]
 
 
@@ -131,13 +137,40 @@ def get_head(name: str) -> Head:
     return _get("head", name)
 
 
-def plugin_report():
-    """``plugin_infos()`` with what each plugin registered and its registration errors filled in."""
+def _build_failures() -> dict[str, str]:
+    """Plugin -> why one of its backbones cannot be built at its min input size without weights,
+    or its freeze layer placed (what `zoo list` does for each)."""
+    from .layers import freeze_index
+
+    failures: dict[str, str] = {}
+    for name, entry in registrations("backbone").items():
+        if entry.plugin in failures:
+            continue
+        card = entry.card
+        try:
+            freeze_index(card.build((card.min_input_size, card.min_input_size, 3), None), card.freeze_layer, name)
+        except Exception as exc:
+            failures[entry.plugin] = f"backbone {name!r} could not be built: {one_line(exc)}"
+            warn(f"plugin {entry.plugin!r}: {failures[entry.plugin]}")
+    return failures
+
+
+def plugin_report(check: bool = False):
+    """``plugin_infos()`` with what each plugin registered, its status and its errors filled in.
+
+    With ``check``, each backbone is also built (see ``_build_failures``): slow, and it imports Keras.
+    """
     registry = _registry()
+    failures = _build_failures() if check else {}
 
     def of(kind, plugin):
         return [n for n, r in registry.cards[kind].items() if r.plugin == plugin]
 
-    return [replace(info, backbones=of("backbone", info.name), datasets=of("dataset", info.name),
-                    heads=of("head", info.name), error=info.error or registry.errors.get(info.name))
-            for info in plugin_infos()]
+    report = []
+    for info in plugin_infos():
+        broken = info.error or registry.errors.get(info.name) or failures.get(info.name)
+        rejected = "; ".join(registry.rejected.get(info.name, []))
+        report.append(replace(info, backbones=of("backbone", info.name), datasets=of("dataset", info.name),
+                              heads=of("head", info.name), error=broken or rejected or None,
+                              status="broken" if broken else "partial" if rejected else "ok"))
+    return report
