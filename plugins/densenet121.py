@@ -1,12 +1,20 @@
 """DenseNet121 (Huang et al., 2016) from ``keras.applications``."""
 
-import keras
-
 import zoo
+
+# keras is imported inside the functions: loading the plugin must not start a backend.
 
 
 def build(input_shape, weights):
+    import keras
+
     return keras.applications.DenseNet121(include_top=False, weights=weights, input_shape=input_shape)
+
+
+def preprocess(x):
+    import keras
+
+    return keras.applications.densenet.preprocess_input(x)
 
 
 @zoo.hookimpl
@@ -14,7 +22,7 @@ def register_backbones(register):
     register(zoo.Backbone(
         name="densenet121",
         build=build,
-        preprocess=keras.applications.densenet.preprocess_input,
+        preprocess=preprocess,
         min_input_size=32,
         default_input_size=224,
         # conv5_block1_0_bn (index 313) is the first layer of the last dense block,

@@ -4,13 +4,15 @@ Registered through ``register_heads`` like a third-party head. Each build return
 fresh layers, the last one the softmax classifier named ``predictions``.
 """
 
-import keras
-
 import zoo
+
+# keras is imported inside the builds: loading the plugin must not start a backend.
 
 
 def dense(num_classes, dropout):
     """The classic recipe's head: Dense(256, relu), Dropout, classifier."""
+    import keras
+
     return [
         keras.layers.Dense(256, activation="relu", name="head_dense"),
         keras.layers.Dropout(dropout, name="head_dropout"),
@@ -20,6 +22,8 @@ def dense(num_classes, dropout):
 
 def batchnorm(num_classes, dropout):
     """Two Dense(128) blocks, each followed by BatchNormalization, with Dropout between."""
+    import keras
+
     layers = [keras.layers.Dropout(dropout, name="head_dropout_0")]
     for i in (1, 2):
         layers += [
@@ -32,6 +36,8 @@ def batchnorm(num_classes, dropout):
 
 def linear(num_classes, dropout):
     """The classifier alone on the pooled features (a linear probe)."""
+    import keras
+
     return [keras.layers.Dense(num_classes, activation="softmax", name="predictions")]
 
 

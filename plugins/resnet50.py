@@ -1,12 +1,20 @@
 """ResNet50 (He et al., 2015) from ``keras.applications``."""
 
-import keras
-
 import zoo
+
+# keras is imported inside the functions: loading the plugin must not start a backend.
 
 
 def build(input_shape, weights):
+    import keras
+
     return keras.applications.ResNet50(include_top=False, weights=weights, input_shape=input_shape)
+
+
+def preprocess(x):
+    import keras
+
+    return keras.applications.resnet50.preprocess_input(x)
 
 
 @zoo.hookimpl
@@ -14,7 +22,7 @@ def register_backbones(register):
     register(zoo.Backbone(
         name="resnet50",
         build=build,
-        preprocess=keras.applications.resnet50.preprocess_input,
+        preprocess=preprocess,
         min_input_size=32,
         default_input_size=224,
         # conv5 (the last stage, index 143 on) trains; conv1-conv4 stay frozen, so the

@@ -2,17 +2,44 @@
 
 The plugin API: ``zoo.hookimpl``, the cards ``zoo.Backbone``, ``zoo.Dataset`` and ``zoo.Head``,
 and the hooks in ``zoo.hookspecs``.
+
+Importing zoo imports no Keras backend: commands that build no model start fast.
 """
 
-from . import backend as _backend  # noqa: F401  (quiets TensorFlow's start-up logs before keras loads)
+import importlib
+
+import wrapt
+
+from . import backend as _backend
+from .api import compare
 from .card import Backbone, Dataset, Head
 from .datasets import ImageData, load_dataset
 from .errors import BadInput, ZooError
 from .hookspecs import hookimpl
-from .model import Preprocess  # registers the layer, so `import zoo` is enough to load a saved model
 from .plugins import load_plugins, pm
 from .registry import get_backbone, get_dataset, get_head, list_backbones, list_datasets, list_heads
 
-__all__ = ["Backbone", "BadInput", "Dataset", "Head", "ImageData", "ZooError", "get_backbone",
+__all__ = ["Backbone", "BadInput", "Dataset", "Head", "ImageData", "ZooError", "compare", "get_backbone",
            "get_dataset", "get_head", "hookimpl", "list_backbones", "list_datasets", "list_heads",
            "load_dataset", "load_plugins", "pm", "Preprocess"]
+
+# Whoever imports keras first (zoo or a plugin), TensorFlow's start-up lines stay off stderr.
+_backend.quiet_keras_import()
+
+
+def _register_layers(keras_module) -> None:
+    # zoo.model defines (and registers) zoo's Keras layers, so `import zoo` is enough to load a
+    # saved model, whether keras is imported before zoo or after. import_module, not `from .model
+    # import ...`: zoo.model may itself be what is importing keras, half initialised.
+    importlib.import_module(".model", __name__)
+
+
+wrapt.register_post_import_hook(_register_layers, "keras")
+
+
+def __getattr__(name):
+    if name == "Preprocess":  # imports keras, so only on demand
+        from .model import Preprocess
+
+        return Preprocess
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

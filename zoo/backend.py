@@ -6,12 +6,74 @@ TensorFlow, JAX or PyTorch directly, and only when that backend is the one runni
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
+import sys
 from contextlib import contextmanager
 
 # TensorFlow prints start-up banners on import; keep the CLI's output readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextmanager
+def quiet_stderr():
+    """Send file descriptor 2 to /dev/null for a while, unless ``ZOO_DEBUG`` is set.
+
+    TensorFlow's C++ start-up lines (absl, oneDNN, cudart, cuInit) are written straight
+    to fd 2, and TF_CPP_MIN_LOG_LEVEL no longer silences them all."""
+    saved = None
+    if not os.environ.get("ZOO_DEBUG"):
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to quiet
+            pass
+    if saved is None:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _QuietImport:
+    """A finder that runs the first import of keras or tensorflow, and TensorFlow's first look at
+    its devices (where cuInit logs), under ``quiet_stderr``. Whoever imports keras first, zoo or a
+    plugin, goes through here; nothing else about the import changes."""
+
+    def __init__(self):
+        self.pending = {"keras", "tensorflow"}
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.pending:
+            return None
+        self.pending.discard(name)  # also makes the find_spec below skip this finder
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def quietly(module):
+            with quiet_stderr():
+                exec_module(module)
+                if "tensorflow" in sys.modules:  # keras on another backend leaves TensorFlow alone
+                    sys.modules["tensorflow"].config.list_physical_devices()
+
+        spec.loader.exec_module = quietly
+        return spec
+
+
+def quiet_keras_import() -> None:
+    """Install ``_QuietImport`` (once) ahead of the other finders, if keras is not imported yet."""
+    if "keras" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
 
 
 def backend_name() -> str:

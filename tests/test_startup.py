@@ -1,0 +1,87 @@
+"""Start-up: commands that need no model import no Keras backend, and TensorFlow's
+start-up lines stay off stderr."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import TESTS, ZOO
+
+BACKENDS = ("tensorflow", "jax", "torch")
+# What TensorFlow's C++ side writes to fd 2 as it starts (TF 2.21).
+TF_START_UP = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub", "cpu_feature_guard",
+               "failed call to cuInit")
+
+
+def python(*args, env=None, check=True):
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, **(env or {})})
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["plugins"], ["plugins", "--json"],
+                                  ["datasets"], ["heads"], ["list", "--help"]])
+def test_commands_without_models_import_no_backend(args):
+    result = python("-X", "importtime", "-m", "zoo", *args)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "zoo.cli" in imported  # importtime did report
+    heavy = sorted(name for name in imported if name.split(".")[0] in BACKENDS)
+    assert heavy == []
+
+
+def start_up_lines(stderr):
+    return [line for line in stderr.splitlines() if any(marker in line for marker in TF_START_UP)]
+
+
+def test_tensorflow_start_up_lines_stay_off_stderr_unless_zoo_debug():
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "ZOO_DEBUG": "1"}
+    broken = TESTS / "plugins" / "broken_import.py"
+    args = [str(ZOO), "--plugin", str(broken), "list", "vgg*", "--json"]
+    debug = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert debug.returncode == 0, debug.stderr
+    if not start_up_lines(debug.stderr):
+        pytest.skip("this TensorFlow prints no start-up lines to hide")
+    del env["ZOO_DEBUG"]
+    quiet = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    assert start_up_lines(quiet.stderr) == []
+    # zoo's own lines still get through.
+    assert quiet.stderr.splitlines() == [f"warning: plugin '{broken}' skipped: RuntimeError: this plugin is "
+                                         "broken on purpose"]
+    failed = subprocess.run([str(ZOO), "layers", "vgg17"], capture_output=True, text=True, env=env, timeout=600)
+    assert failed.returncode == 2 and failed.stderr.startswith("Error: unknown backbone 'vgg17'")
+    assert start_up_lines(failed.stderr) == []
+
+
+LOAD = """
+import sys
+{first}
+import keras
+model = keras.saving.load_model(sys.argv[1])
+print(type(model.get_layer("preprocess")).__name__)
+"""
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """A small saved model holding zoo's Preprocess and GreyToRGB layers."""
+    import keras
+
+    from zoo.model import GreyToRGB, Preprocess
+
+    image = keras.Input((8, 8, 1))
+    x = Preprocess("vgg16", name="preprocess")(GreyToRGB(name="grey_to_rgb")(image))
+    model = keras.Model(image, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    path = tmp_path_factory.mktemp("saved") / "model.keras"
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("first", ["import zoo", "import keras; import zoo"])
+def test_import_zoo_is_enough_to_load_a_saved_model(saved_model, first):
+    result = python("-c", LOAD.format(first=first), str(saved_model))
+    assert result.stdout.split() == ["Preprocess"]
