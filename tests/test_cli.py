@@ -108,3 +108,55 @@ def test_an_installed_distribution_is_discovered_through_its_entry_point(run_zoo
     # Autoload off: third-party distributions are skipped, the built-ins still load.
     rows = json_out(run_zoo("list", "--json", env={**env, "ZOO_DISABLE_PLUGIN_AUTOLOAD": "1"}, check=0))
     assert [row["name"] for row in rows] == BUILTINS
+
+
+def warnings_in(result):
+    return [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+
+
+def test_a_plugin_calling_sys_exit_is_broken_not_fatal(run_zoo):
+    exits = TESTS / "plugins" / "exits_on_import.py"
+    for args, env in (((("--plugin", exits)), None), ((), {"ZOO_PLUGINS": str(exits)})):
+        result = run_zoo(*args, "plugins", "--json", env=env, check=0)
+        rows = {row["name"]: row for row in json_out(result)}
+        assert rows[str(exits)]["status"] == "broken" and rows[str(exits)]["error"] == "SystemExit: 3"
+        assert warnings_in(result) == [f"warning: plugin '{exits}' skipped: SystemExit: 3"]
+        assert rows["vgg16"]["status"] == "ok"
+
+
+def test_a_misspelled_hook_breaks_its_plugin_naming_the_known_hooks(run_zoo):
+    plugin = TESTS / "plugins" / "misspelled_hook.py"
+    result = run_zoo("--plugin", plugin, "plugins", "--json", check=0)
+    row = {row["name"]: row for row in json_out(result)}[str(plugin)]
+    reason = ("unknown hook 'register_backbone'; zoo's hooks are register_backbones, register_datasets, "
+              "register_heads")
+    assert row["status"] == "broken" and row["error"] == reason
+    assert warnings_in(result) == [f"warning: plugin '{plugin}' skipped: {reason}"]
+    # Its other hooks are not used either.
+    heads = [row["name"] for row in json_out(run_zoo("--plugin", plugin, "heads", "--json", check=0))]
+    assert heads == ["bn", "dense", "linear"]
+
+
+def test_plugins_check_builds_each_backbone(run_zoo):
+    plugin = TESTS / "plugins" / "unbuildable.py"
+    rows = {row["name"]: row for row in json_out(run_zoo("--plugin", plugin, "plugins", "--json", check=0))}
+    assert rows[str(plugin)]["status"] == "ok"  # without --check nothing is built
+    result = run_zoo("--plugin", plugin, "--plugin", TINY_PLUGIN, "plugins", "--check", "--json", check=0)
+    rows = {row["name"]: row for row in json_out(result)}
+    reason = "backbone 'zz-unbuildable' could not be built: RuntimeError: no layers here"
+    assert rows[str(plugin)]["status"] == "broken" and rows[str(plugin)]["error"] == reason
+    assert rows[str(plugin)]["backbones"] == ["zz-unbuildable"]
+    assert all(rows[name]["status"] == "ok" for name in [str(TINY_PLUGIN), *BUILTINS])
+    assert warnings_in(result) == [f"warning: plugin '{plugin}': {reason}"]
+    table = run_zoo("--plugin", plugin, "plugins", "--check", check=0).stdout
+    assert "broken: backbone 'zz-unbuildable' could not be built" in table
+
+
+def test_datasets_and_heads_name_the_plugin_as_list_does(run_zoo):
+    datasets = {row["name"]: row for row in json_out(run_zoo("datasets", "--json", check=0))}
+    assert datasets["synthetic"]["download"] is False and datasets["synthetic"]["generated"] is True
+    assert datasets["cifar10"]["download"] is True and datasets["cifar10"]["generated"] is False
+    assert {row["plugin"] for row in datasets.values()} == {"zoo"}
+    row = next(line for line in run_zoo("datasets", check=0).stdout.splitlines() if "│ synthetic" in line)
+    assert row.split("│")[5].strip() == "generated"
+    assert {row["plugin"] for row in json_out(run_zoo("heads", "--json", check=0))} == {"zoo"}

@@ -76,7 +76,8 @@ def test_zoo_datasets_and_heads_list_what_is_registered(run_zoo):
     assert set(datasets) == {"cifar10", "cifar100", "fashion_mnist", "folder", "mnist", "synthetic"}
     assert datasets["cifar100"]["variants"] == ["fine", "coarse"] and datasets["cifar100"]["classes"] == 100
     assert datasets["mnist"]["image_shape"] == "28x28x1" and datasets["folder"]["argument"] == "PATH"
-    assert datasets["synthetic"]["download"] and not datasets["folder"]["download"]
+    assert datasets["cifar10"]["download"] and not datasets["folder"]["download"]
+    assert datasets["synthetic"]["generated"] and not datasets["synthetic"]["download"]
     heads = json_out(run_zoo("heads", "--json", check=0))
     assert [h["name"] for h in heads] == ["bn", "dense", "linear"]
     table = run_zoo("datasets", check=0).stdout
