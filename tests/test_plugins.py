@@ -121,3 +121,24 @@ def test_a_plugin_that_lost_a_name_clash_is_partial():
         assert report["copycat"].error == "backbone 'vgg16' rejected: plugin 'vgg16' already registered that name"
         assert report["copycat"].backbones == ["zz-kept"]
         assert report["vgg16"].status == "ok" and report["vgg16"].error is None
+
+
+def test_an_entry_point_calling_sys_exit_is_recorded_but_ctrl_c_still_stops():
+    from zoo import plugins
+
+    def exits():
+        raise SystemExit(3)
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.warns(PluginWarning, match="plugin 'zz-exits' skipped: SystemExit: 3"):
+            plugins._load(plugins.PluginInfo("zz-exits", "zz-dist", "1.0"), exits)
+        report = {p.name: p for p in registry.plugin_report()}
+        assert report["zz-exits"].status == "broken" and report["zz-exits"].error == "SystemExit: 3"
+        with pytest.raises(KeyboardInterrupt):
+            plugins._load(plugins.PluginInfo("zz-interrupted"), interrupted)
+    finally:
+        plugins._tried.pop("zz-exits", None)
+        plugins._tried.pop("zz-interrupted", None)
