@@ -109,6 +109,7 @@ def register_datasets(register):
         image_shape=(SIZE, SIZE, 3),
         load_local=None,
         download=download,
+        generated=True,
         # Frozen random-weight backbones (--weights none, the offline case) give tiny features:
         # SGD at 1e-4 barely moves the head in two epochs, Adam's scale-free steps do.
         recipe={"optimizer": "adam", "lr": 1e-3},

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
+from .recipe import NAMES
+
 POOLINGS = ("flatten", "avg", "max")
-# The `zoo compare` options a dataset card may recommend values for.
-RECIPE_KEYS = ("optimizer", "lr", "momentum", "batch_size", "epochs", "head", "dropout")
+# The `zoo compare` options a dataset card may recommend values for: any recipe option.
+RECIPE_KEYS = NAMES
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -65,6 +67,7 @@ class Dataset:
     published format (what ``--data-dir`` points at); ``download(variant)`` gets
     them from the dataset's usual source (Keras's download and cache). Either may be
     ``None`` when the dataset has no such path. Both return an ``"ImageData"``.
+    A ``generated`` dataset's ``download`` makes its images up instead of fetching them.
 
     ``variants`` are the accepted values of ``--dataset name:VARIANT`` (the first is
     the default). With ``path_argument`` the argument is instead the folder to read
@@ -79,6 +82,7 @@ class Dataset:
     download: Optional[Callable[[Optional[str]], "ImageData"]]
     variants: Tuple[str, ...] = ()
     path_argument: bool = False
+    generated: bool = False  # download() generates the images: nothing is fetched
     local_files: str = ""  # what --data-dir must hold, for help and errors
     description: str = ""
     reference: str = ""

@@ -1,0 +1,133 @@
+"""The output folder: checked before any work, held by one run at a time, written atomically.
+
+Every file zoo writes (models, results, plots) goes to a temporary name beside its
+place and is renamed into place only once complete, so a kill, a full disk or a
+crash leaves the last good file or none, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import BadInput, ZooError
+
+LOCK = ".zoo.lock"
+# What a run leaves in its folder (besides models): what --overwrite replaces.
+RESULT_FILES = ("results.json", "results.csv", "summary.json", "summary.csv", "histories.json",
+                "curves.png", "tradeoff.png")
+
+
+class WriteError(ZooError):
+    """A file could not be written (a full disk, a folder turned read-only): one line naming it."""
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:,.1f} MB free"
+    except OSError:
+        return "free space unknown"
+
+
+def write_error(path: Path, exc: OSError) -> WriteError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return WriteError(f"could not write {path}: {reason} ({_free(path.parent)}).")
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """A temporary path beside ``path`` (same suffixes, which Keras and matplotlib read) to write
+    to; renamed onto ``path`` when the block ends, removed when it fails. A failed write raises
+    ``WriteError``."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name.split('.')[0]}.{os.getpid()}.partial{''.join(path.suffixes)}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """All of ``text`` in ``path``, or nothing (the file that was there stays)."""
+    with atomic_path(path) as partial:
+        with open(partial, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename, so a power cut cannot leave it empty
+
+
+def remove_partials(folder: Path) -> None:
+    """Temporary files a killed run left behind."""
+    for pattern in (".*.partial*", "*/.*.partial*"):
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def check_folder(folder: Path, flag: str = "--output") -> Path:
+    """``folder`` created if needed and writable, or a one-line BadInput saying why not."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"{flag} {folder} is a file: give a folder (it is created if missing).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".zoo-write-test.{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise BadInput(f"{flag} {folder} cannot be written ({reason}): choose a folder you can write to.") from None
+    return folder
+
+
+def earlier_results(folder: Path) -> bool:
+    return (folder / "results.json").is_file()
+
+
+def clear_earlier(folder: Path) -> None:
+    """--overwrite: remove an earlier run's result files and models, so none stays without its row."""
+    for name in RESULT_FILES:
+        (folder / name).unlink(missing_ok=True)
+    for model in [*folder.glob("*.keras"), *folder.glob("*/*.keras")]:
+        model.unlink()
+
+
+@contextmanager
+def hold(folder: Path):
+    """Hold ``folder`` for this run: a second run into it is refused, naming this one.
+
+    The lock is the kernel's (flock), so a run killed with -9 leaves no stale lock behind:
+    the file remains, with the dead run's pid, but nothing holds it.
+    """
+    import fcntl  # POSIX only; zoo runs on Linux and macOS
+
+    path = Path(folder) / LOCK
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
+            raise
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise BadInput(f"{folder} is in use by another zoo run ({holder}): wait for it to finish, "
+                       "or choose another --output.") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still held, so no other run can be holding this file
+        handle.close()  # releases the lock

@@ -1,0 +1,151 @@
+"""The recipe: every option that shapes a trial's result, in one frozen dataclass.
+
+Everything else derives from ``Recipe``'s fields, so nothing can drift: the
+``zoo compare`` options (``recipe_options``), the Python API's keyword arguments
+(``recipe_from``), the fingerprint ``--resume`` compares, and the recipe columns
+of every result row (zoo.rows). ``resolve`` decides each value in one place:
+given > the dataset's recommendation > the default, as timm's ``resolve_data_config``
+decides "command line over card".
+
+This module stays light (no Keras): ``zoo --help`` builds its options from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+import click
+
+from .errors import BadInput
+
+
+def _option(default, type_=None, help="", metavar=None, flag=None):
+    """A recipe field: its default, and how the command line spells and checks it."""
+    return field(default=default, metadata={"type": type_, "help": help, "metavar": metavar, "flag": flag})
+
+
+class _Weights(click.ParamType):
+    """``imagenet``, ``none`` (no weights: None) or the path of a weights file."""
+
+    name = "weights"
+
+    def convert(self, value, param, ctx):
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        return str(value)
+
+
+class _Devices(click.ParamType):
+    name = "devices"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == "all":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+            return int(value)
+        self.fail(f"{value!r}: give a number of devices (1 or more) or 'all'.", param, ctx)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One protocol for every backbone; the defaults are the classic VGG16-on-CIFAR-10 recipe."""
+
+    weights: str | None = _option("imagenet", _Weights(), "imagenet, none, or the path of a weights file.",
+                                  "imagenet|none|PATH")
+    epochs: int = _option(10, click.IntRange(min=1))
+    batch_size: int = _option(32, click.IntRange(min=1), "Images per step (per device with --devices).")
+    optimizer: str = _option("sgd", click.Choice(["sgd", "adam"]))
+    lr: float = _option(1e-4, click.FloatRange(min=0, min_open=True), "Learning rate.")
+    momentum: float = _option(0.9, click.FloatRange(0, 1), "SGD momentum.")
+    val_split: float = _option(0.2, click.FloatRange(0, 1, min_open=True, max_open=True),
+                               "The first part of the training set kept for validation.")
+    limit: int | None = _option(None, click.IntRange(min=2), "Use at most the first N train and N test images.")
+    input_size: int | None = _option(None, click.IntRange(min=1),
+                                     "Default: the images' size, raised to each backbone's min input size.")
+    freeze: str = _option("recommended", str, "recommended, all, none, a layer name or an index.",
+                          "recommended|all|none|LAYER|INDEX")
+    pooling: str = _option("recommended", click.Choice(["recommended", "flatten", "avg", "max"]))
+    preprocess: bool = _option(True, bool, "Apply each backbone's own preprocessing; --no-preprocess feeds raw "
+                               "0-255 pixels (the classic recipe).", flag="--preprocess/--no-preprocess")
+    head: str = _option("dense", str, "A registered head (`zoo heads`): dense, bn, linear...")
+    dropout: float = _option(0.5, click.FloatRange(0, 1, max_open=True), "The head's dropout rate.")
+    finetune_epochs: int = _option(0, click.IntRange(min=0), "Two-stage: after the head has trained (backbone "
+                                   "frozen), train end to end for N epochs.")
+    finetune_lr: float = _option(1e-5, click.FloatRange(min=0, min_open=True), "Stage two's learning rate.")
+    unfreeze_from: str | None = _option(None, str, "Stage two trains from this layer on (default: the card's "
+                                        "freeze layer, or its last block).", "LAYER|INDEX")
+    devices: int | str | None = _option(None, _Devices(), "Data-parallel training over N accelerators of one "
+                                        "machine (CPUs when there are none).", "N|all")
+
+    def fingerprint(self) -> str:
+        """The recipe as text: ``--resume`` runs a trial again when it changed."""
+        return json.dumps(asdict(self), sort_keys=True, default=str)  # str: a NumPy number
+
+    def changed(self) -> dict:
+        """The fields that differ from the defaults."""
+        default = Recipe()
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)}
+
+
+NAMES = tuple(f.name for f in fields(Recipe))
+
+
+def flag(name: str) -> str:
+    """A recipe field as its command-line option: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def check(name: str, value):
+    """``value`` for recipe field ``name``, converted and checked as the command line does."""
+    spec = {f.name: f for f in fields(Recipe)}[name]
+    type_ = spec.metadata["type"]
+    if value is None and spec.default is None:
+        return None
+    if type_ is bool:
+        if not isinstance(value, bool):
+            raise BadInput(f"{flag(name)}: give True or False, not {value!r}.")
+        return value
+    try:
+        return click.types.convert_type(type_).convert(value, None, None)
+    except click.BadParameter as exc:
+        raise BadInput(f"{flag(name)}: {exc.message}") from None
+
+
+def recipe_from(given: dict) -> Recipe:
+    """A recipe from keyword arguments named as its fields; an unknown name is refused with the known ones."""
+    unknown = sorted(set(given) - set(NAMES))
+    if unknown:
+        raise BadInput(f"unknown recipe option {', '.join(map(repr, unknown))}; the options are "
+                       f"{', '.join(NAMES)}.")
+    return Recipe(**{name: check(name, value) for name, value in given.items()})
+
+
+def resolve(given: dict, dataset: str) -> tuple[Recipe, dict]:
+    """The recipe for ``dataset``: each value given > the dataset's recommendation > the default.
+
+    Returns the recipe and the recommendations applied (those the caller did not give).
+    """
+    from .datasets import split_spec
+    from .registry import get_dataset
+
+    recommended = get_dataset(split_spec(dataset)[0]).recipe
+    applied = {key: value for key, value in recommended.items() if key not in given}
+    return recipe_from({**applied, **given}), applied
+
+
+def recipe_options(command):
+    """Decorate a click command with one option per recipe field (the command gets them as keywords)."""
+    for spec in reversed(fields(Recipe)):
+        meta = spec.metadata
+        if meta["type"] is bool:
+            command = click.option(meta["flag"], spec.name, default=spec.default, show_default=True,
+                                   help=meta["help"])(command)
+            continue
+        shown = spec.default if spec.name != "weights" else "imagenet"
+        command = click.option(flag(spec.name), spec.name, type=meta["type"], default=shown,
+                               show_default=spec.default is not None, metavar=meta["metavar"],
+                               help=meta["help"] or None)(command)
+    return command

@@ -1,0 +1,118 @@
+"""Result rows, typed: one ``TrialRow`` per trial, its fields the columns of results.json/.csv.
+
+A failed trial's row is the same type with the figures left empty, so every row has
+every column with its type: an integer column stays integer (``32``, never ``32.0``)
+in the files and in the DataFrame, even when some rows have no value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .recipe import Recipe
+
+STATUSES = ("ok", "failed")
+
+
+@dataclass
+class TrialRow:
+    """What one trial found. ``batch_size`` is per device, as given; ``devices`` says how many."""
+
+    backbone: str
+    dataset: str
+    seed: int = 0
+    status: str = "ok"  # "ok" or "failed"
+    error: str | None = None
+    # The data as the trial saw it.
+    data_shape: str | None = None
+    data_source: str | None = None
+    data_note: str | None = None
+    train_images: int | None = None
+    val_images: int | None = None
+    test_images: int | None = None
+    # The recipe (zoo.recipe.Recipe), resolved for this backbone where it says "recommended".
+    weights: str | None = None
+    input_size: int | None = None
+    freeze: str | None = None
+    freeze_layer: str | None = None  # the first trainable layer (None: the whole backbone is frozen)
+    freeze_index: int | None = None
+    pooling: str | None = None
+    preprocess: bool | None = None
+    head: str | None = None
+    dropout: float | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    devices: int | None = None
+    val_split: float | None = None
+    limit: int | None = None
+    finetune_epochs: int | None = None
+    finetune_lr: float | None = None
+    unfreeze_from: str | None = None
+    finetune_trainable_params: int | None = None
+    # What it found.
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    best_val_accuracy: float | None = None
+    total_params: int | None = None
+    trainable_params: int | None = None
+    non_trainable_params: int | None = None
+    train_step_ms: float | None = None
+    infer_images_per_s: float | None = None
+    fit_seconds: float | None = None
+    feature_cache: str | None = None
+    model: str | None = None  # the saved model's path, relative to the output folder
+    attempts: int | None = None  # 2: Ray ran it again after its worker died
+    # Where it ran.
+    device: str | None = None
+    backend: str | None = None
+    keras_version: str | None = None
+    # Which trial, under which recipe (its fingerprint): what --resume compares.
+    trial: str | None = None
+    recipe: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrialRow":
+        """A row read back from a file (this zoo's or an older one's): each value in its column's type."""
+        known = {f.name: f for f in fields(cls)}
+        return cls(**{name: _typed(value, _TYPES[name]) for name, value in data.items() if name in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _column_type(annotation: str):
+    """``int | None`` -> int: the type a column holds when it holds a value."""
+    names = [part.strip() for part in annotation.split("|") if part.strip() != "None"]
+    return {"int": int, "float": float, "bool": bool, "str": str}[names[0]]
+
+
+_TYPES = {f.name: _column_type(f.type) for f in fields(TrialRow)}
+COLUMNS = [f.name for f in fields(TrialRow)]
+# pandas' nullable types: an empty cell does not turn a column of integers into floats.
+DTYPES = {name: {int: "Int64", float: "Float64", bool: "boolean", str: "object"}[t] for name, t in _TYPES.items()}
+RECIPE_COLUMNS = [f.name for f in fields(Recipe)]
+assert set(RECIPE_COLUMNS) <= set(COLUMNS), "every recipe option is a result column"
+
+
+def _typed(value, kind):
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN: empty
+        return None
+    if kind is int and isinstance(value, float) and value.is_integer():  # 32.0 from an older zoo's file
+        return int(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is str and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def frame(rows) -> "pandas.DataFrame":  # noqa: F821
+    """Rows (``TrialRow`` or dicts) as a DataFrame with every column in its nullable type."""
+    import pandas as pd
+
+    records = [row.to_dict() if isinstance(row, TrialRow) else TrialRow.from_dict(row).to_dict() for row in rows]
+    return pd.DataFrame(records, columns=COLUMNS).astype(DTYPES)
+
