@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.compare import compare
-from zoo.harness import CompareOptions, Splits, run_backbone, train_and_evaluate
+from zoo.comparison import plan, run
+from zoo.harness import Splits, run_backbone, train_and_evaluate
 from zoo.model import assemble
+from zoo.recipe import Recipe
+from zoo.trials import Trial
 
 from .dataset_files import write_cifar10
 from .conftest import TINY_PLUGIN, registered
@@ -85,9 +87,8 @@ def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path)
         keras.utils.clear_session()
         keras.utils.set_random_seed(3)
         built = assemble(card, (32, 32, 3), 10, input_size=32, weights=None)
-        options = CompareOptions(output=tmp_path, weights=None, epochs=2, batch_size=16, optimizer="adam",
-                                 lr=1e-3, seed=3)
-        history, loss, accuracy, _ = train_and_evaluate(built, splits, options, use_cache=cache)
+        recipe = Recipe(weights=None, epochs=2, batch_size=16, optimizer="adam", lr=1e-3)
+        history, loss, accuracy, _ = train_and_evaluate(built, splits, recipe, use_cache=cache)
         results[cache] = (history, loss, accuracy)
         weights[cache] = [keras.ops.convert_to_numpy(w) for w in built.model.weights]
     assert built.frozen is not None
@@ -102,8 +103,8 @@ def test_training_changes_only_what_is_not_frozen(data, tmp_path):
     keras.utils.set_random_seed(0)
     built = assemble(zoo.get_backbone("tiny"), (32, 32, 3), 10, input_size=32, weights=None)
     before = {w.path: keras.ops.convert_to_numpy(w) for w in built.model.weights}
-    options = CompareOptions(output=tmp_path, weights=None, epochs=1, batch_size=16, optimizer="adam", lr=1e-2)
-    train_and_evaluate(built, Splits.from_data(data, 0.25, limit=64), options, use_cache=True)
+    recipe = Recipe(weights=None, epochs=1, batch_size=16, optimizer="adam", lr=1e-2)
+    train_and_evaluate(built, Splits.from_data(data, 0.25, limit=64), recipe, use_cache=True)
     trainable = {w.path for w in built.model.trainable_weights}
     for weight in built.model.weights:
         unchanged = np.array_equal(before[weight.path], keras.ops.convert_to_numpy(weight))
@@ -111,10 +112,11 @@ def test_training_changes_only_what_is_not_frozen(data, tmp_path):
 
 
 def test_a_cache_over_budget_streams_instead(data, tmp_path):
-    options = CompareOptions(output=tmp_path, weights=None, epochs=1, batch_size=16, cache_budget_mb=0.01)
+    trial = Trial("tiny", "cifar10", 0, Recipe(weights=None, epochs=1, batch_size=16), folder=str(tmp_path),
+                  cache_budget_mb=0.01)
     notes = []
-    row = run_backbone(zoo.get_backbone("tiny"), Splits.from_data(data, 0.2, 60), options, say=notes.append).row
-    assert row["feature_cache"].startswith("streamed (features need")
+    row = run_backbone(zoo.get_backbone("tiny"), Splits.from_data(data, 0.2, 60), trial, say=notes.append).row
+    assert row.feature_cache.startswith("streamed (features need")
     assert notes and "streaming images instead" in notes[0]
 
 
@@ -130,10 +132,9 @@ def test_ctrl_c_keeps_what_finished(data, tmp_path):
 
     folder = write_cifar10(tmp_path / "data", 60, 20)
     with registered(Interrupts(), "interrupts"):
-        cards = [zoo.get_backbone("tiny"), zoo.get_backbone("zz-interrupted"), zoo.get_backbone("vgg16")]
-        options = CompareOptions(output=tmp_path / "run", weights=None, epochs=1, batch_size=16)
-        rows, code = compare(cards, options, data_dir=folder)
-    assert code == 130
+        checked = plan(["tiny", "zz-interrupted", "vgg16"], "cifar10", data_dir=folder, output=tmp_path / "run",
+                       given={"weights": None, "epochs": 1, "batch_size": 16})
+        assert run(checked, progress=False).code == 130
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert {r["backbone"]: r["status"] for r in saved} == {"tiny": "ok", "zz-interrupted": "failed"}
     assert (tmp_path / "run" / "tiny.keras").exists()

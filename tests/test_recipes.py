@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.harness import CompareOptions, Splits, run_backbone
+from zoo.harness import Splits, run_backbone
+from zoo.recipe import Recipe
+from zoo.trials import Trial
 from zoo.layers import count_params, resolve_unfreeze
 from zoo.model import assemble
 
@@ -108,11 +110,11 @@ def learnable_splits(n_train=160, n_test=60):
 
 
 def test_the_bn_head_trains_and_learns_its_batch_statistics(tmp_path):
-    options = CompareOptions(output=tmp_path, weights=None, epochs=3, batch_size=16, optimizer="adam", lr=3e-3,
-                             head="bn", dropout=0.2, freeze="all")
+    recipe = Recipe(weights=None, epochs=3, batch_size=16, optimizer="adam", lr=3e-3, head="bn", dropout=0.2,
+                    freeze="all")
     splits = learnable_splits(400, 100)
-    outcome = run_backbone(zoo.get_backbone("tiny"), splits, options)
-    row = outcome.row
+    outcome = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "learnable", 0, recipe, str(tmp_path)))
+    row = outcome.row.to_dict()
     assert row["status"] == "ok" and row["head"] == "bn"
     # It learns (on batch statistics; its moving averages lag behind over 60 steps, so the
     # validation accuracy is not the measure here).
@@ -125,11 +127,11 @@ def test_the_bn_head_trains_and_learns_its_batch_statistics(tmp_path):
 
 
 def test_two_stage_fine_tuning(tmp_path):
-    options = CompareOptions(output=tmp_path, weights=None, epochs=2, batch_size=16, optimizer="adam", lr=3e-3,
-                             finetune_epochs=2, finetune_lr=1e-4, unfreeze_from="conv2")
+    recipe = Recipe(weights=None, epochs=2, batch_size=16, optimizer="adam", lr=3e-3, finetune_epochs=2,
+                    finetune_lr=1e-4, unfreeze_from="conv2")
     splits = learnable_splits(400, 100)
-    outcome = run_backbone(zoo.get_backbone("tiny"), splits, options)
-    row, history = outcome.row, outcome.history
+    outcome = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "learnable", 0, recipe, str(tmp_path)))
+    row, history = outcome.row.to_dict(), outcome.history
 
     model = keras.saving.load_model(tmp_path / "tiny.keras")
     backbone = model.get_layer("tiny")

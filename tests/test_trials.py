@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from zoo.harness import CompareOptions
+from zoo.recipe import Recipe
 from zoo.report import summary_frame
 from zoo.trials import Trial
 
@@ -193,7 +193,7 @@ def test_summary_on_known_numbers():
 
 
 def test_a_trial_travels_as_json(tmp_path):
-    trial = Trial("vgg16", "cifar100:coarse", 3, CompareOptions(output=tmp_path / "t", epochs=2, head="bn"),
-                  data_dir=str(tmp_path), limit=50, plugins=("my_plugin.py",))
+    trial = Trial("vgg16", "cifar100:coarse", 3, Recipe(epochs=2, head="bn", limit=50), folder=str(tmp_path / "t"),
+                  data_dir=str(tmp_path), plugins=("my_plugin.py",))
     assert Trial.from_json(json.loads(json.dumps(trial.to_json()))) == trial
     assert trial.key == "vgg16|cifar100:coarse|seed 3" and trial.slug == "vgg16-cifar100_coarse-seed3"

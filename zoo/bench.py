@@ -505,6 +505,11 @@ def bench(ctx, names, all_, mode, batch_size, input_size, steps, warmup, precisi
     if not all_ and not names:
         raise click.UsageError("give one or more backbone names, or --all (see `zoo list`).")
     cards = [registry.get_backbone(n) for n in (registry.list_backbones() if all_ else dict.fromkeys(names))]
+    if input_size:  # every card before any work: a size too small for one is the user's to fix
+        from .model import check_input_size
+
+        for card in cards:
+            check_input_size(card, input_size)
     settings = Settings(batch_size, input_size, steps, warmup, precision, jit, freeze)
 
     def progress(message):

@@ -7,7 +7,6 @@ import os
 import sys
 import traceback
 import warnings
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from rich.table import Table
 
 from . import plugins, registry
 from .errors import ZooError
-from .harness import CompareOptions
-from .report import results_table, summary_table
+from .recipe import recipe_options
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
@@ -75,12 +73,11 @@ def list_command(pattern, as_json):
     """
     from .layers import freeze_index
 
-    distributions = {p.name: p.distribution for p in registry.plugin_report()}
     rows = []
     for name in registry.list_backbones(pattern):
         entry = registry.registrations()[name]
         card = entry.card
-        row = {"name": name, "plugin": distributions.get(entry.plugin) or entry.plugin,
+        row = {"name": name, "plugin": plugins.provider(entry.plugin),
                "min_input_size": card.min_input_size,
                "default_input_size": card.default_input_size, "freeze_layer": card.freeze_layer,
                "freeze_index": None, "pooling": card.pooling, "params": None}
@@ -116,10 +113,11 @@ def list_command(pattern, as_json):
 def layers_command(name, input_size, as_json):
     """Every layer of backbone NAME, and whether the recommended freeze leaves it trainable."""
     from .layers import freeze_index, layer_rows
-    from .model import build_backbone
+    from .model import build_backbone, check_input_size
 
     card = registry.get_backbone(name)
     size = input_size or card.min_input_size
+    check_input_size(card, size)
     model = build_backbone(card, size, None)
     rows = layer_rows(model, freeze_index(model, card.freeze_layer, name))
     if as_json:
@@ -135,20 +133,23 @@ def layers_command(name, input_size, as_json):
 
 
 @cli.command("plugins")
+@click.option("--check", is_flag=True, help="Also build each backbone (without weights, at its min input size); "
+              "a plugin whose backbone fails is broken.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
-def plugins_command(as_json):
-    """Every plugin, loaded or broken, and the backbones it registered."""
+def plugins_command(check, as_json):
+    """Every plugin, loaded, partly rejected or broken, and what it registered."""
     rows = [{"name": p.name, "distribution": p.distribution, "version": p.version,
              "backbones": p.backbones, "datasets": p.datasets, "heads": p.heads,
-             "status": "broken" if p.error else "ok", "error": p.error}
-            for p in registry.plugin_report()]
+             "status": p.status, "error": p.error}
+            for p in registry.plugin_report(check=check)]
     if as_json:
         return _emit_json(rows)
     table = Table(title="Plugins")
     for column in ("name", "distribution", "version", "registers", "status"):
         table.add_column(column)
     for row in rows:
-        status = f"[red]broken: {row['error']}[/]" if row["error"] else "[green]ok[/]"
+        colour = {"ok": "green", "partial": "yellow"}.get(row["status"], "red")
+        status = f"[{colour}]{row['status']}{': ' + row['error'] if row['error'] else ''}[/]"
         registers = "; ".join(f"{kind}: {', '.join(row[kind])}" for kind in ("backbones", "datasets", "heads")
                               if row[kind])
         table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-", registers or "-", status)
@@ -164,10 +165,11 @@ def datasets_command(pattern, as_json):
     for name in registry.list_datasets(pattern):
         entry = registry.registrations("dataset")[name]
         card = entry.card
-        rows.append({"name": name, "plugin": entry.plugin, "classes": card.num_classes,
+        rows.append({"name": name, "plugin": plugins.provider(entry.plugin), "classes": card.num_classes,
                      "image_shape": "x".join(map(str, card.image_shape)) if card.image_shape else None,
                      "variants": list(card.variants), "argument": "PATH" if card.path_argument else None,
-                     "download": card.download is not None, "local_files": card.local_files,
+                     "download": card.download is not None and not card.generated,
+                     "generated": card.generated, "local_files": card.local_files,
                      "description": card.description})
     if as_json:
         return _emit_json(rows)
@@ -177,7 +179,8 @@ def datasets_command(pattern, as_json):
     for row in rows:
         argument = row["argument"] or " | ".join(row["variants"]) or "-"
         table.add_row(row["name"], str(row["classes"] or "from files"), row["image_shape"] or "as found",
-                      argument, "yes" if row["download"] else "-", row["local_files"] or "-", row["description"])
+                      argument, "generated" if row["generated"] else "yes" if row["download"] else "-",
+                      row["local_files"] or "-", row["description"])
     out.print(table)
 
 
@@ -185,7 +188,7 @@ def datasets_command(pattern, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
 def heads_command(as_json):
     """The registered classifier heads (`zoo compare --head NAME`)."""
-    rows = [{"name": name, "plugin": r.plugin, "description": r.card.description}
+    rows = [{"name": name, "plugin": plugins.provider(r.plugin), "description": r.card.description}
             for name, r in registry.registrations("head").items()]
     if as_json:
         return _emit_json(rows)
@@ -197,31 +200,6 @@ def heads_command(as_json):
     out.print(table)
 
 
-def _seeds(seeds: str | None, repeats: int | None, seed: int) -> list[int]:
-    if seeds and repeats:
-        raise click.UsageError("give --seeds or --repeats, not both.")
-    if repeats:
-        return list(range(repeats))
-    if seeds:
-        try:
-            return list(dict.fromkeys(int(s) for s in seeds.split(",") if s.strip()))
-        except ValueError:
-            raise click.BadParameter(f"{seeds!r} is not a comma-separated list of integers.", param_hint="--seeds")
-    return [seed]
-
-
-def _devices(value: str | None):
-    if value is None or value == "all":
-        return value
-    if not value.isdigit() or int(value) < 1:
-        raise click.BadParameter(f"{value!r}: give a number of devices (1 or more) or 'all'.", param_hint="--devices")
-    return int(value)
-
-
-def _weights(value: str):
-    return None if value.lower() == "none" else value
-
-
 @cli.command("compare")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every registered backbone.")
@@ -231,29 +209,7 @@ def _weights(value: str):
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="Read the dataset from local files in its published format (`zoo datasets` says which). "
                    "Default: Keras's download and cache.")
-@click.option("--weights", default="imagenet", show_default=True, metavar="imagenet|none|PATH")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
-@click.option("--momentum", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="SGD momentum.")
-@click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
-              show_default=True, help="The first part of the training set kept for validation.")
-@click.option("--limit", type=click.IntRange(min=2), help="Use at most the first N train and N test images.")
-@click.option("--input-size", type=click.IntRange(min=1),
-              help="Default: the images' size, raised to each backbone's min input size.")
-@click.option("--freeze", default="recommended", show_default=True, metavar="recommended|all|none|LAYER|INDEX")
-@click.option("--pooling", type=click.Choice(["recommended", "flatten", "avg", "max"]), default="recommended",
-              show_default=True)
-@click.option("--head", default="dense", show_default=True, help="A registered head (`zoo heads`): dense, bn, linear...")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
-              help="The head's dropout rate.")
-@click.option("--finetune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Two-stage: after the head has trained (backbone frozen), train end to end for N epochs.")
-@click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True)
-@click.option("--unfreeze-from", metavar="LAYER|INDEX",
-              help="Stage two trains from this layer on (default: the card's freeze layer, or its last block).")
-@click.option("--no-preprocess", is_flag=True, help="Feed raw 0-255 pixels (the classic recipe).")
+@recipe_options
 @click.option("--no-cache", is_flag=True, help="Run the frozen layers on every step instead of caching their output.")
 @click.option("--cache-budget-mb", type=click.FloatRange(min=0), help="Memory for cached features "
               "(default: half the available memory); above it zoo streams images instead.")
@@ -262,67 +218,62 @@ def _weights(value: str):
 @click.option("--repeats", type=click.IntRange(min=1), help="Seeds 0..N-1 (like --seeds 0,1,...,N-1).")
 @click.option("--resume", is_flag=True, help="Skip trials already finished in the --output folder under the "
               "same options; keep its other results.")
+@click.option("--overwrite", is_flag=True, help="Replace the results and models an earlier run left in --output.")
 @click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
               help="Where trials run: this process, a fresh process each, or Ray tasks.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="--executor process: trials at a time.")
 @click.option("--address", help="--executor ray: 'auto' or ray://host:port joins a cluster (default: a local Ray).")
-@click.option("--devices", metavar="N|all", help="Data-parallel training over N accelerators of one machine "
-              "(CPUs when there are none); --batch-size is per device.")
-@click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1, show_default=True)
-@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True)
+@click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1, show_default=True,
+              help="--executor ray: CPUs each trial asks for.")
+@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="--executor ray: GPUs each trial asks for.")
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table.")
-def compare_command(names, all_, dataset, data_dir, weights, epochs, batch_size, optimizer, lr, momentum,
-                    val_split, limit, input_size, freeze, pooling, head, dropout, finetune_epochs, finetune_lr,
-                    unfreeze_from, no_preprocess, no_cache, cache_budget_mb, seed, seeds, repeats, resume, executor,
-                    jobs, address, devices, cpus_per_trial, gpus_per_trial, output, as_json):
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
+              "(stdout then holds the JSON alone).")
+def compare_command(names, all_, dataset, data_dir, no_cache, cache_budget_mb, seed, seeds, repeats, resume,
+                    overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
     """Fine-tune backbones NAME... (or --all) on a dataset under one protocol and compare them.
 
-    Results go to the output folder after each backbone: results.json, results.csv,
-    each backbone's best model (.keras), curves.png and tradeoff.png.
+    Results go to the output folder after each trial: results.json, results.csv,
+    summary.json/.csv, histories.json, each backbone's best model (.keras), curves.png
+    and tradeoff.png. A folder that holds an earlier run's results needs --resume or
+    --overwrite.
     """
-    from .compare import compare
-    from .datasets import with_recipe
-    from .executors import ExecutorOptions
+    from contextlib import nullcontext, redirect_stdout
 
-    if not names and not all_:
-        raise click.UsageError("name one or more backbones, or pass --all (see `zoo list`).")
-    cards = [registry.get_backbone(n) for n in (registry.list_backbones() if all_ else dict.fromkeys(names))]
-    registry.get_head(head)  # an unknown head fails before any data is read
-    if resume and output is None:
-        raise click.UsageError("--resume needs --output FOLDER: the folder of the run to resume.")
-    options = CompareOptions(
-        output=output or Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
-        dataset=dataset, weights=_weights(weights), epochs=epochs, batch_size=batch_size,
-        optimizer=optimizer, lr=lr, momentum=momentum, val_split=val_split, input_size=input_size,
-        freeze=freeze, pooling=pooling, preprocess=not no_preprocess, head=head, dropout=dropout,
-        finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, unfreeze_from=unfreeze_from, cache=not no_cache,
-        cache_budget_mb=cache_budget_mb, seed=seed, devices=_devices(devices))
+    from .api import say_recommendations
+    from .comparison import plan, run
+    from .report import results_table, summary_table
+
+    if all_ and names:
+        raise click.UsageError("give backbone names or --all, not both.")
     ctx = click.get_current_context()
     given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
-    datasets = [d.strip() for d in dataset.split(",") if d.strip()]
-    recipes = {}
-    for spec in datasets:  # each dataset's recommended settings, where the command line gave none
-        recipes[spec], applied = with_recipe(replace(options, dataset=spec), given)
-        if applied:
-            flags = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in applied.items())
-            err.print(f"{spec}: using the dataset's recommended {flags} (give them to override).", highlight=False)
-    options = recipes[datasets[0]]
-    seed_list = _seeds(seeds, repeats, seed)
-    rows, code = compare(cards, options, data_dir=data_dir, limit=limit, console=err, datasets=datasets,
-                         seeds=seed_list, resume=resume, recipes=recipes,
-                         plugins=ctx.find_root().params.get("extra_plugins", ()),
-                         executor=ExecutorOptions(executor, jobs, address, cpus_per_trial, gpus_per_trial))
+    checked = plan(
+        registry.list_backbones() if all_ else names, dataset,
+        given={name: value for name, value in recipe.items() if name in given}, data_dir=data_dir,
+        seeds=seeds, repeats=repeats, seed=seed,
+        output=output or (None if resume else Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")),
+        resume=resume,
+        overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, executor=executor,
+        executor_given={name: value for name, value in (("jobs", jobs), ("address", address),
+                        ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if name in given},
+        plugins=ctx.find_root().params.get("extra_plugins", ()))
+    say_recommendations(checked, err)
+    # With --json, whatever else writes to stdout (Keras's "Downloading data from ...") goes to stderr.
+    with redirect_stdout(sys.stderr) if as_json else nullcontext():
+        outcome = run(checked, err)
+    rows = [row.to_dict() for row in outcome.rows]
     if as_json:
         _emit_json(rows)
-    elif len({(row["dataset"], row.get("seed")) for row in rows}) > 1:  # a grid (a resumed one too)
+    elif len({(row["dataset"], row["seed"]) for row in rows}) > 1:  # a grid (a resumed one too)
         out.print(summary_table(rows))
     else:
         out.print(results_table(rows))
-        err.print(f"Results in {options.output}/ (results.json, results.csv, curves.png, tradeoff.png)",
+        err.print(f"Results in {checked.output}/ (results.json, results.csv, curves.png, tradeoff.png)",
                   highlight=False)
-    sys.exit(code)
+    sys.exit(outcome.code)
 
 
 from .bench import bench  # noqa: E402  (zoo bench lives in zoo/bench.py)

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .errors import BadInput
 from .trials import Trial, TrialResult, failed, run_trial
 
 EXECUTORS = ("local", "process", "ray")
+RAY_ATTEMPTS = 2  # a trial whose Ray worker died runs once more before it is reported failed
 
 
 @dataclass
@@ -40,13 +42,14 @@ class ExecutorOptions:
 
 
 def run_trials(trials: list[Trial], datasets: dict, executor: ExecutorOptions, progress=None, say=print,
-               started=None, ended=None):
+               started=None, ended=None, retried=None):
     """Yield ``(trial, result)`` for every trial as it finishes; ``datasets`` maps a spec to its data.
 
     ``started(trial)`` and ``ended(trial)`` are called as each trial starts and ends (before
-    its result is yielded), from the executor's threads under ``process``.
+    its result is yielded), from the executor's threads under ``process``; ``retried(trial, why)``
+    when Ray runs a trial again after its worker died.
     """
-    events = _Events(started or _ignore, ended or _ignore)
+    events = _Events(started or _ignore, ended or _ignore, retried or (lambda trial, why: None))
     if executor.name == "local":
         yield from _local(trials, datasets, progress, say, events)
     elif executor.name == "process":
@@ -65,6 +68,7 @@ def _ignore(trial):
 class _Events:
     started: object
     ended: object
+    retried: object  # retried(trial, why): a trial runs again after its worker died
 
 
 def _local(trials, datasets, progress, say, events):
@@ -140,7 +144,7 @@ def _in_subprocess(trial: Trial, data_path: Path, work: Path, children: _Childre
     spec, result = work / f"{trial.slug}.trial.json", work / f"{trial.slug}.result.json"
     spec.write_text(json.dumps({"trial": trial.to_json(), "data": str(data_path)}))
     result.unlink(missing_ok=True)
-    child = children.start([sys.executable, "-m", "zoo.worker", str(spec), str(result)])
+    child = children.start([sys.executable, "-m", "zoo.worker", str(spec), str(result), str(os.getpid())])
     if child is None:
         return failed(trial, "not started: the run was interrupted")
     events.started(trial)
@@ -150,7 +154,7 @@ def _in_subprocess(trial: Trial, data_path: Path, work: Path, children: _Childre
         children.finished(child)
         events.ended(trial)
     if child.returncode == 0 and result.is_file():
-        return TrialResult(**json.loads(result.read_text()))
+        return TrialResult.from_json(json.loads(result.read_text()))
     if child.returncode < 0:
         return failed(trial, f"the trial's process was killed by {_signal_name(child.returncode)}")
     # A Python error's last line says what it was; anything else on stderr is backend chatter.
@@ -161,9 +165,8 @@ def _in_subprocess(trial: Trial, data_path: Path, work: Path, children: _Childre
 def _processes(trials, datasets, jobs: int, events):
     if not trials:
         return
-    # The run's output folder (trials write in it or in sub-folders of it).
-    work = Path(os.path.commonpath([str(t.options.output) for t in trials])) / ".zoo-work"
-    work.mkdir(parents=True, exist_ok=True)
+    # This run's own scratch folder (another run's cleanup can never remove it).
+    work = Path(tempfile.mkdtemp(prefix="zoo-work-"))
     saved = {spec: _save_dataset(data, work) for spec, data in datasets.items()}
     children = _Children()
     pool = ThreadPoolExecutor(max_workers=jobs)
@@ -183,10 +186,7 @@ def _processes(trials, datasets, jobs: int, events):
 
 def _ray_task(trial_json: dict, data) -> dict:
     """What a Ray worker runs: the trial, with the dataset from Ray's object store."""
-    from dataclasses import asdict
-
-    result = run_trial(Trial.from_json(trial_json), data, say=lambda *a, **k: None)
-    return asdict(result)
+    return run_trial(Trial.from_json(trial_json), data, say=lambda *a, **k: None).to_json()
 
 
 def _ray(trials, datasets, executor: ExecutorOptions, events):
@@ -194,29 +194,40 @@ def _ray(trials, datasets, executor: ExecutorOptions, events):
         import ray
     except ImportError:
         raise BadInput("--executor ray needs Ray: pip install 'zoo[ray]' (or pip install ray).") from None
-    if not ray.is_initialized():
+    started_here = not ray.is_initialized()
+    if started_here:
         ray.init(address=executor.address, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {k: v for k, v in os.environ.items()
                                            if k.startswith(("KERAS_", "ZOO_"))}})
     # Each dataset goes into the object store once; every trial reads it from there.
     refs = {spec: ray.put(data) for spec, data in datasets.items()}
-    # max_retries: a trial whose worker or node died runs once more before it is reported.
+    # zoo retries a trial whose worker or node died once itself (not Ray's max_retries), so
+    # that the retry shows in the progress and the row.
     task = ray.remote(_ray_task).options(num_cpus=executor.cpus_per_trial, num_gpus=executor.gpus_per_trial,
-                                         max_retries=1)
-    pending = {task.remote(trial.to_json(), refs[trial.dataset]): trial for trial in trials}
+                                         max_retries=0)
+    pending = {task.remote(trial.to_json(), refs[trial.dataset]): (trial, 1) for trial in trials}
     for trial in trials:  # Ray starts them as resources free up; the driver cannot tell when
         events.started(trial)
     try:
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
-            trial = pending.pop(ready)
-            events.ended(trial)
+            trial, attempt = pending.pop(ready)
             try:
-                yield trial, TrialResult(**ray.get(ready))
+                result = TrialResult.from_json(ray.get(ready))
             except ray.exceptions.RayError as exc:
                 from .plugins import one_line
 
-                yield trial, failed(trial, f"the trial's Ray worker failed: {one_line(exc)}")
-    finally:  # Ctrl-C or an error: cancel what has not finished
+                why = f"the trial's Ray worker failed: {one_line(exc)}"
+                if attempt < RAY_ATTEMPTS:
+                    events.retried(trial, why)
+                    pending[task.remote(trial.to_json(), refs[trial.dataset])] = (trial, attempt + 1)
+                    continue
+                result = failed(trial, why if attempt == 1 else f"{why} (on each of {attempt} attempts)")
+            result.row.attempts = attempt
+            events.ended(trial)
+            yield trial, result
+    finally:  # Ctrl-C or an error: cancel what has not finished; a Ray zoo started goes with it
         for ref in pending:
             ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import matplotlib
@@ -14,15 +13,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from .harness import RESULT_KEYS  # noqa: E402
+from .output import atomic_path, write_text  # noqa: E402
+from .rows import TrialRow, frame  # noqa: E402
 
 
-def results_frame(rows: list[dict]) -> pd.DataFrame:
-    """The rows as a DataFrame with the documented columns first, best test accuracy on top."""
-    frame = pd.DataFrame(rows)
-    columns = RESULT_KEYS + [c for c in frame.columns if c not in RESULT_KEYS]
-    frame = frame.reindex(columns=columns)
-    return frame.sort_values("test_accuracy", ascending=False, na_position="last", kind="stable")
+def results_frame(rows) -> pd.DataFrame:
+    """The rows (``TrialRow`` or dicts) as a DataFrame of typed columns, best test accuracy on top."""
+    return frame(rows).sort_values("test_accuracy", ascending=False, na_position="last", kind="stable")
+
+
+def _dicts(rows) -> list[dict]:
+    return [row.to_dict() if isinstance(row, TrialRow) else row for row in rows]
 
 
 SUMMARISED = ("test_accuracy", "train_step_ms", "fit_seconds")
@@ -62,7 +63,7 @@ def summary_frame(rows: list[dict]) -> pd.DataFrame:
     """Per backbone, dataset and options, over seeds: n, and mean, std, min and max of each
     summarised column (finished trials only; std is the sample standard deviation, empty for
     n = 1). ``options`` is "" unless trials of one dataset ran under different options."""
-    return _summarise(_with_options(rows))
+    return _summarise(_with_options(_dicts(rows)))
 
 
 def _summarise(labelled: list[dict]) -> pd.DataFrame:
@@ -72,13 +73,6 @@ def _summarise(labelled: list[dict]) -> pd.DataFrame:
     stats.columns = [f"{column}_{stat}" for column, stat in stats.columns]
     stats.insert(0, "n", frame.groupby(SUMMARY_KEYS, sort=False).size())
     return stats.reset_index().sort_values("test_accuracy_mean", ascending=False, kind="stable")
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write all of ``text`` or nothing: a run killed mid-write must leave the last good file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def _finite(value):
@@ -93,22 +87,26 @@ def _finite(value):
 
 def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
     records = json.loads(frame.to_json(orient="records"))  # NaN -> null
-    _replace(folder / f"{stem}.json", json.dumps(records, indent=2) + "\n")
-    _replace(folder / f"{stem}.csv", frame.to_csv(index=False))
+    write_text(folder / f"{stem}.json", json.dumps(records, indent=2) + "\n")
+    write_text(folder / f"{stem}.csv", frame.to_csv(index=False))
 
 
-def write_results(rows: list[dict], histories: dict[str, dict], folder: Path) -> None:
+def write_results(rows, histories: dict[str, dict], folder: Path) -> None:
     """results.json/.csv (one row per trial), summary.json/.csv (over seeds), histories.json
     (per-epoch curves by trial key, for --resume), curves.png and tradeoff.png in ``folder``
-    (rewritten each time)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    (rewritten each time, each file whole or not at all). The plots are drawn once there is
+    something to draw. A file that cannot be written raises ``zoo.output.WriteError``."""
+    rows = _dicts(rows)
     frame = results_frame(rows)
     _write_frame(frame, folder, "results")
     _write_frame(summary_frame(rows), folder, "summary")
-    _replace(folder / "histories.json", json.dumps(_finite(histories), allow_nan=False) + "\n")
+    write_text(folder / "histories.json", json.dumps(_finite(histories), allow_nan=False) + "\n")
     labels = curve_labels(rows)
-    plot_curves({labels.get(key, key): history for key, history in histories.items()}, folder / "curves.png")
-    plot_tradeoff(frame, folder / "tradeoff.png")
+    if any(histories.values()):
+        plot_curves({labels.get(key, key): history for key, history in histories.items() if history},
+                    folder / "curves.png")
+    if (frame["status"] == "ok").any():
+        plot_tradeoff(frame, folder / "tradeoff.png")
 
 
 def curve_labels(rows: list[dict]) -> dict[str, str]:
@@ -117,6 +115,14 @@ def curve_labels(rows: list[dict]) -> dict[str, str]:
     one_setting = len({(r["dataset"], r["seed"]) for r in trials}) <= 1
     return {r["trial"]: r["backbone"] if one_setting else f"{r['backbone']} {r['dataset']} seed {r['seed']}"
             for r in trials}
+
+
+def _save(fig, path: Path) -> None:
+    try:
+        with atomic_path(path) as partial:
+            fig.savefig(partial, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(histories: dict[str, dict], path: Path) -> None:
@@ -143,8 +149,7 @@ def plot_curves(histories: dict[str, dict], path: Path) -> None:
     if histories:
         acc_ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
@@ -159,12 +164,16 @@ def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
            title="Accuracy against training cost")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _num(value, fmt):
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+    return "-" if _empty(value) else format(value, fmt)
+
+
+def _empty(value) -> bool:
+    """None, NaN or pandas' NA: no value."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _input(row) -> str:
@@ -178,16 +187,16 @@ def _trainable(row) -> str:
     """Trainable parameters; with two-stage fine-tuning, stage one's, then stage two's."""
     first = _num(row["trainable_params"], ",")
     second = row.get("finetune_trainable_params")
-    if second is None or (isinstance(second, float) and math.isnan(second)):
+    if _empty(second):
         return first
     return f"{first} then {_num(int(second), ',')}"
 
 
 def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+    if _empty(mean):
         return "-"
     text = format(mean * scale, fmt)
-    if not (isinstance(std, float) and math.isnan(std)):
+    if not _empty(std):
         text += f" ± {format(std * scale, fmt)} ({format(low * scale, fmt)}-{format(high * scale, fmt)})"
     return text
 
@@ -195,6 +204,7 @@ def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
 def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds"):
     """The grid summarised per backbone and dataset (and options, where they differ); trials
     that failed are counted apart."""
+    rows = _dicts(rows)
     labelled = _with_options(rows)
     summary = _summarise(labelled)
     failures = pd.DataFrame([r for r in labelled if r.get("status") != "ok"], columns=[*SUMMARY_KEYS, "error"])
@@ -244,6 +254,7 @@ def _caption(rows: list[dict]) -> str:
 
 def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
     """The comparison as a rich table, best test accuracy first; failed backbones show their error."""
+    rows = _dicts(rows)
     records = results_frame(rows).to_dict("records")
     options = option_labels(records)
     show_options = any(options)  # a resumed folder holding runs under other options

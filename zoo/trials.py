@@ -7,7 +7,7 @@ back is the result row and the learning curves. The harness does the work.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
 from dataclasses import asdict, dataclass, replace
 from itertools import product
@@ -15,18 +15,25 @@ from pathlib import Path
 
 from .datasets import reads_data_dir
 from .errors import BadInput, ZooError
-from .harness import CompareOptions, failed_row
+from .recipe import Recipe
+from .rows import TrialRow
 
 
 @dataclass(frozen=True)
 class Trial:
+    """One backbone on one dataset with one seed, under ``recipe``; the rest says where and how
+    it runs, not what it finds."""
+
     backbone: str
     dataset: str
     seed: int
-    options: CompareOptions  # the recipe; its output is this trial's folder
-    data_dir: str | None = None
-    limit: int | None = None
+    recipe: Recipe
+    folder: str | None = None  # where its model goes (None: keep no model)
+    root: str | None = None  # the run's output folder, which row paths are relative to
+    data_dir: str | None = None  # where the dataset's files are (None: Keras's cache or download)
     plugins: tuple[str, ...] = ()  # --plugin specs, so a fresh process loads the same plugins
+    cache: bool = True  # cache frozen features: faster, same result (a test checks that)
+    cache_budget_mb: float | None = None  # default: half the memory available now
 
     @property
     def key(self) -> str:
@@ -34,62 +41,72 @@ class Trial:
         return f"{self.backbone}|{self.dataset}|seed {self.seed}"
 
     @property
-    def recipe(self) -> str:
-        """The options that shape its result, as text: ``--resume`` runs a trial again when they changed."""
-        # Caching changes how fast a trial trains, not what it learns (a test checks that).
-        ignored = ("output", "dataset", "seed", "cache", "cache_budget_mb")
-        options = {k: v for k, v in asdict(self.options).items() if k not in ignored}
-        return json.dumps({**options, "limit": self.limit}, sort_keys=True, default=str)  # str: a NumPy number
+    def label(self) -> str:
+        """The trial in messages and on plots."""
+        return f"{self.backbone} {self.dataset} seed {self.seed}"
 
     @property
     def slug(self) -> str:
-        """The trial as a file name."""
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.backbone}-{self.dataset}-seed{self.seed}")
+        """The trial as a folder name: readable, short (a long folder:PATH would pass the file
+        system's 255 bytes), and unique through a hash of the key."""
+        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.backbone}-{self.dataset}-seed{self.seed}")
+        if len(readable) <= 80:
+            return readable
+        digest = hashlib.sha1(self.key.encode()).hexdigest()[:10]
+        return f"{readable[:60]}-{digest}"
+
+    def model_path(self, backbone: str) -> str:
+        """The saved model's path, relative to the run's output folder."""
+        path = Path(self.folder) / f"{backbone}.keras"
+        return str(path.relative_to(self.root)) if self.root else str(path)
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["options"]["output"] = str(self.options.output)
-        return data
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "Trial":
-        options = CompareOptions(**{**data["options"], "output": Path(data["options"]["output"])})
-        return cls(**{**data, "options": options, "plugins": tuple(data["plugins"])})
+        return cls(**{**data, "recipe": Recipe(**data["recipe"]), "plugins": tuple(data["plugins"])})
 
 
-def grid(backbones: list[str], datasets: list[str], seeds: list[int], options: CompareOptions, *,
-         data_dir=None, limit=None, plugins=(), recipes=None) -> list[Trial]:
-    """Every backbone x dataset x seed. With one dataset and one seed, each trial writes its
-    model files in the output folder itself, as a plain comparison does; otherwise in a
-    sub-folder per trial. ``recipes`` maps a dataset to its options (a dataset's recommended
-    settings), default ``options``.
+def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: dict[str, Recipe], *,
+         output=None, data_dir=None, plugins=(), cache=True, cache_budget_mb=None) -> list[Trial]:
+    """Every backbone x dataset x seed, each dataset under its recipe. With one dataset and one
+    seed, each trial writes its model in the output folder itself, as a plain comparison does;
+    otherwise in a sub-folder per trial. With no ``output``, no model is kept.
     """
     nested = len(datasets) > 1 or len(seeds) > 1
     trials = []
     for dataset, backbone, seed in product(datasets, backbones, seeds):
-        base = (recipes or {}).get(dataset, options)
         # In a grid of datasets, --data-dir goes to those that read files from it; alone, a
         # dataset that cannot use it still gets it, and says so.
         folder = data_dir if len(datasets) == 1 or reads_data_dir(dataset) else None
-        trial = Trial(backbone, dataset, seed, replace(base, dataset=dataset, seed=seed),
-                      None if folder is None else str(folder), limit, tuple(plugins))
-        if nested:
-            trial = replace(trial, options=replace(trial.options, output=options.output / trial.slug))
+        trial = Trial(backbone, dataset, seed, recipes[dataset], None if output is None else str(output),
+                      None if output is None else str(output), None if folder is None else str(folder),
+                      tuple(plugins), cache, cache_budget_mb)
+        if nested and output is not None:
+            trial = replace(trial, folder=str(Path(output) / trial.slug))
         trials.append(trial)
     return trials
 
 
 @dataclass
 class TrialResult:
-    row: dict
+    row: TrialRow
     history: dict
     bad_input: bool = False  # the failure was the user's input (exit code 2)
 
+    def to_json(self) -> dict:
+        return {"row": self.row.to_dict(), "history": self.history, "bad_input": self.bad_input}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TrialResult":
+        return cls(TrialRow.from_dict(data["row"]), data["history"], data["bad_input"])
+
 
 def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
-    row = failed_row(trial.backbone, trial.options, error)
-    row.update(seed=trial.seed, trial=trial.key, recipe=trial.recipe)
-    return TrialResult(row, {}, bad_input)
+    from .harness import trial_row
+
+    return TrialResult(trial_row(trial, "failed", error), {}, bad_input)
 
 
 def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
@@ -107,12 +124,11 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
     try:
         if data is None:
             data = load_dataset(trial.dataset, trial.data_dir)
-        splits = Splits.from_data(data, trial.options.val_split, trial.limit)
-        outcome = run_backbone(get_backbone(trial.backbone), splits, trial.options, progress, say)
+        splits = Splits.from_data(data, trial.recipe.val_split, trial.recipe.limit)
+        outcome = run_backbone(get_backbone(trial.backbone), splits, trial, progress, say)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one trial failing must not lose the others
         error = str(exc) if isinstance(exc, ZooError) else one_line(exc)
         return failed(trial, error, isinstance(exc, BadInput))
-    outcome.row.update(seed=trial.seed, trial=trial.key, recipe=trial.recipe)
     return TrialResult(outcome.row, outcome.history)

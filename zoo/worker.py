@@ -1,20 +1,39 @@
-"""``python -m zoo.worker TRIAL.json RESULT.json``: one trial in a fresh process (``--executor process``)."""
+"""``python -m zoo.worker TRIAL.json RESULT.json PARENT_PID``: one trial in a fresh process
+(``--executor process``)."""
 
 import json
+import os
+import signal
 import sys
-from dataclasses import asdict
+from pathlib import Path
 
-from .executors import load_saved_dataset
-from .trials import Trial, run_trial
+
+def die_with_parent(parent: int) -> None:
+    """End this process when zoo ends, even by kill -9, so no trial trains on for nobody.
+
+    Linux's parent-death signal does it in the kernel (prctl has no Python binding, hence
+    ctypes); elsewhere, or if zoo died before this ran, exit when the parent is gone.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def main(spec_path: str, result_path: str) -> None:
+    from .executors import load_saved_dataset
+    from .output import write_text
+    from .trials import Trial, run_trial
+
     spec = json.loads(open(spec_path).read())
     result = run_trial(Trial.from_json(spec["trial"]), load_saved_dataset(spec["data"]),
                        say=lambda *a, **k: print(*a, file=sys.stderr))
-    with open(result_path, "w") as f:
-        json.dump(asdict(result), f)
+    write_text(Path(result_path), json.dumps(result.to_json()))
 
 
 if __name__ == "__main__":
+    die_with_parent(int(sys.argv[3]))
     main(*sys.argv[1:3])

@@ -1,0 +1,258 @@
+"""No finished result is lost: reruns, two runs at once, kills, full or unwritable disks, bad files.
+
+In process through click's CliRunner, with the tiny test backbone registered for this
+module; the kill -9 test needs real processes.
+"""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from click.testing import CliRunner
+
+import zoo
+from zoo import output
+from zoo.cli import cli
+from zoo.plugins import import_plugin
+
+from .conftest import TESTS, TINY_PLUGIN, ZOO, registered
+
+GRID_PLUGIN = TESTS / "plugins" / "grid.py"
+QUICK = ["--dataset", "synthetic", "--limit", "60", "--epochs", "1", "--weights", "none"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_backbones():
+    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"), \
+            registered(import_plugin(str(GRID_PLUGIN)), "grid-test-plugin"):
+        yield
+
+
+def zoo_cli(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def errors(result):
+    return [line for line in result.stderr.splitlines() if line.startswith("Error:") or " failed:" in line]
+
+
+def saved_rows(folder):
+    return json.loads((folder / "results.json").read_text())
+
+
+def test_a_folder_with_results_needs_resume_or_overwrite(tmp_path):
+    first = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path)
+    assert first.exit_code == 0, first.stderr
+    before = (tmp_path / "results.json").read_text()
+
+    again = zoo_cli("compare", "grid-a", *QUICK, "--output", tmp_path)
+    assert again.exit_code == 2
+    assert errors(again) == [f"Error: {tmp_path} already holds results of an earlier run: add --resume to keep "
+                             "them and run only what is missing, --overwrite to replace them, or choose another "
+                             "--output."]
+    assert (tmp_path / "results.json").read_text() == before, "nothing earlier was touched"
+
+    replaced = zoo_cli("compare", "grid-a", *QUICK, "--output", tmp_path, "--overwrite")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert [r["backbone"] for r in saved_rows(tmp_path)] == ["grid-a"]
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["grid-a.keras"], "no model stays without its row"
+    assert zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path, "--overwrite", "--resume").exit_code == 2
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_training(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a folder")
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", a_file)
+    assert result.exit_code == 2
+    assert errors(result) == [f"Error: --output {a_file} is a file: give a folder (it is created if missing)."]
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", a_file / "run")
+    assert result.exit_code == 2 and errors(result)[0].startswith(f"Error: --output {a_file / 'run'} cannot be written")
+    assert "tiny" not in result.stderr.replace(str(tmp_path), ""), "no trial started"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs: too small for a model, big enough for the result files. Needs root."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_read_only_output_is_refused_before_any_training(small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", small_disk / "run")
+    assert result.exit_code == 2
+    assert errors(result) == [f"Error: --output {small_disk / 'run'} cannot be written (Read-only file system): "
+                              "choose a folder you can write to."]
+
+
+def test_a_full_disk_fails_one_trial_keeps_its_row_and_runs_the_others(small_disk):
+    # vgg16's model (60 MB) cannot fit; tiny's (100 KB) and the results can.
+    result = zoo_cli("compare", "vgg16", "tiny", *QUICK, "--output", small_disk)
+    assert result.exit_code == 1
+    [line] = [line for line in errors(result) if "vgg16" in line]
+    assert line.startswith(f"vgg16 failed: could not write {small_disk / 'vgg16.keras'}: No space left on device (")
+    assert line.endswith(" MB free).")
+    rows = {r["backbone"]: r for r in saved_rows(small_disk)}
+    assert rows["vgg16"]["status"] == "failed" and rows["tiny"]["status"] == "ok"
+    assert not list(small_disk.glob(".*partial*")), "partial files are removed"
+    assert not (small_disk / "vgg16.keras").exists()
+
+
+def test_results_that_cannot_be_written_stay_in_memory_and_are_written_later(tmp_path, monkeypatch):
+    real = output.write_text
+    calls = {"results.json": 0}
+
+    def full_once(path, text):
+        if path.name == "results.json":
+            calls["results.json"] += 1
+            if calls["results.json"] == 1:
+                raise output.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
+        real(path, text)
+
+    monkeypatch.setattr("zoo.report.write_text", full_once)
+    result = zoo_cli("compare", "tiny", "grid-a", *QUICK, "--output", tmp_path, "--json")
+    assert result.exit_code == 1
+    [line] = errors(result)
+    assert line.startswith(f"Error: could not write {tmp_path / 'results.json'}: No space left on device (")
+    assert sorted(r["backbone"] for r in saved_rows(tmp_path)) == ["grid-a", "tiny"], "the first row was kept"
+    assert [r["backbone"] for r in json.loads(result.stdout)] == ["tiny", "grid-a"]
+
+
+def test_integers_stay_integers_when_a_trial_fails(tmp_path):
+    result = zoo_cli("compare", "tiny", "grid-a", *QUICK, "--freeze", "conv3",
+                     "--output", tmp_path)  # grid-a has no layer conv3: it fails
+    assert result.exit_code == 2
+    rows = {r["backbone"]: r for r in saved_rows(tmp_path)}
+    assert rows["grid-a"]["status"] == "failed"
+    tiny = rows["tiny"]
+    for column in ("input_size", "total_params", "train_images", "freeze_index", "epochs", "batch_size"):
+        assert type(tiny[column]) is int, (column, tiny[column])
+    assert type(rows["grid-a"]["batch_size"]) is int and rows["grid-a"]["input_size"] is None
+    tiny_line = next(line for line in (tmp_path / "results.csv").read_text().splitlines() if line.startswith("tiny,"))
+    assert ",32," in tiny_line and ",32.0," not in tiny_line and f",{tiny['total_params']}," in tiny_line
+    assert "(from" not in result.stdout, "the data was not adapted: the table says nothing of it"
+    resumed = zoo_cli("compare", "tiny", *QUICK, "--freeze", "conv3", "--output", tmp_path, "--resume")
+    assert resumed.exit_code == 0
+    assert type(saved_rows(tmp_path)[0]["total_params"]) is int
+
+
+def test_a_held_folder_is_refused_naming_the_holder_and_a_stale_lock_is_taken(tmp_path):
+    with output.hold(tmp_path):
+        result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path)
+    assert result.exit_code == 2
+    [line] = errors(result)
+    assert line.startswith(f"Error: {tmp_path} is in use by another zoo run (pid {os.getpid()} on ")
+    assert line.endswith("): wait for it to finish, or choose another --output.")
+    # A run killed with -9 leaves its lock file, but no longer holds it.
+    (tmp_path / output.LOCK).write_text("pid 999999 on elsewhere, since long ago\n")
+    assert zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path).exit_code == 0
+    assert not (tmp_path / output.LOCK).exists(), "released at exit"
+
+
+def test_resume_reruns_a_trial_whose_model_is_truncated(tmp_path):
+    assert zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path).exit_code == 0
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(model.read_bytes()[:1000])  # as a kill mid-write by an older zoo left it
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path, "--resume")
+    assert result.exit_code == 0
+    assert f"{model} is missing or incomplete: running its trial again." in result.stderr
+    assert "Resuming: 0 of 1 trials already done" in result.stderr
+    import keras
+
+    assert keras.saving.load_model(model).name == "zoo_tiny"
+
+
+@pytest.mark.parametrize("content", ["{}", "null", '[{"backbone": "tiny"}]', '[1, 2]'])
+def test_a_results_file_of_the_wrong_shape_is_one_line_under_resume(tmp_path, content):
+    (tmp_path / "results.json").write_text(content)
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path, "--resume")
+    assert result.exit_code == 2
+    assert errors(result) == [f"Error: {tmp_path / 'results.json'} is not what zoo writes (valid JSON of another "
+                              "shape): move it away to run every trial again, or resume into another --output folder."]
+
+
+def test_a_long_folder_dataset_gets_a_short_unique_trial_folder(tmp_path):
+    from zoo.recipe import Recipe
+    from zoo.trials import Trial
+
+    deep = "folder:" + "/".join(["a-very-long-folder-name"] * 20)
+    slugs = {Trial("tiny", deep + suffix, 0, Recipe()).slug for suffix in ("/x", "/y")}
+    assert len(slugs) == 2 and all(len(slug) <= 80 for slug in slugs)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "2"], "Error: --jobs applies to --executor process only: add --executor process, or leave --jobs out."),
+    (["--executor", "process", "--address", "auto"],
+     "Error: --address applies to --executor ray only: add --executor ray, or leave --address out."),
+    (["--seeds", "1,2", "--repeats", "2"], "Error: give --seeds or --repeats, not both."),
+    (["--weights", "w.h5", "--all"], "--weights w.h5: one weights file cannot fit"),
+])
+def test_options_that_cannot_apply_are_refused(tmp_path, args, message):
+    names = [] if "--all" in args else ["tiny"]
+    result = zoo_cli("compare", *names, "--dataset", "synthetic", "--output", tmp_path, *args)
+    assert result.exit_code == 2
+    [line] = errors(result)
+    assert line.startswith(message) or line.startswith("Error: " + message), line
+
+
+def test_every_trial_failed_draws_no_empty_plots(tmp_path):
+    result = zoo_cli("compare", "tiny", *QUICK, "--input-size", "16", "--freeze", "nosuch", "--output", tmp_path)
+    assert result.exit_code == 2
+    assert (tmp_path / "results.json").exists()
+    assert not (tmp_path / "tradeoff.png").exists() and not (tmp_path / "curves.png").exists()
+
+
+def test_kill_9_of_zoo_ends_its_trial_processes(tmp_path):
+    pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
+    run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-stall", "--dataset", "synthetic",
+                            "--limit", "60", "--epochs", "1", "--weights", "none", "--executor", "process",
+                            "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
+    try:
+        deadline = time.monotonic() + 300
+        while not pid_file.exists():
+            assert run.poll() is None and time.monotonic() < deadline, "the trial did not start"
+            time.sleep(0.5)
+        run.kill()  # kill -9: zoo gets no chance to clean up
+        run.wait()
+        child = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the trial's process outlived zoo")
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+
+def test_the_python_api_returns_the_results_frame_under_the_datasets_recipe(tmp_path):
+    frame = zoo.compare(["tiny"], dataset="synthetic", weights=None, epochs=1, limit=60, output=tmp_path,
+                        progress=False)
+    assert list(frame["optimizer"]) == ["adam"], "synthetic recommends adam"
+    assert frame["input_size"].dtype == "Int64"
+    import pandas as pd
+
+    assert list(frame.columns) == list(pd.read_csv(tmp_path / "results.csv").columns)
+    with pytest.raises(zoo.BadInput, match=r"^--epochs: 0 is not in the range x>=1\.$"):
+        zoo.compare(["tiny"], dataset="synthetic", epochs=0)
+    with pytest.raises(zoo.BadInput, match="unknown recipe option 'epoch'"):
+        zoo.compare(["tiny"], dataset="synthetic", epoch=1)
+    nothing_written = zoo.compare("tiny", dataset="synthetic", weights=None, epochs=1, limit=60, progress=False)
+    assert nothing_written["model"].isna().all()

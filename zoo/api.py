@@ -1,0 +1,49 @@
+"""zoo as a library: ``zoo.compare(...)`` and ``zoo.bench(...)`` return pandas DataFrames.
+
+The keyword arguments are the command's options with underscores (``--batch-size`` is
+``batch_size``), checked the same way; bad input raises ``zoo.BadInput`` with the line
+the command would print. The command line is a thin layer over the same functions.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+
+def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, seeds=None,
+            repeats: int | None = None, seed: int = 0, resume: bool = False, overwrite: bool = False,
+            cache: bool = True, cache_budget_mb: float | None = None, executor: str = "local",
+            jobs: int | None = None, address: str | None = None, cpus_per_trial: float | None = None,
+            gpus_per_trial: float | None = None, plugins=(), progress: bool = True, **recipe):
+    """Fine-tune ``backbones`` (names, or one name) on ``dataset`` under one protocol; returns a
+    DataFrame with the rows and columns of ``results.csv``, best test accuracy first.
+
+    ``**recipe`` takes the options that shape a result (``epochs``, ``batch_size``, ``lr``,
+    ``optimizer``, ``weights``... see ``zoo.recipe.Recipe``); each one not given is the
+    dataset's recommendation, else the default, as on the command line. ``weights=None``
+    means no weights. Files are written only to ``output`` when it is given (results,
+    plots and each backbone's best model); by default nothing is written and no model is
+    kept. Progress shows on stderr, in a terminal or a notebook, unless ``progress=False``.
+    """
+    from .comparison import plan, run
+    from .report import results_frame
+
+    console = Console(stderr=True, soft_wrap=True)
+    executor_given = {name: value for name, value in (("jobs", jobs), ("address", address),
+                      ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if value is not None}
+    checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
+                   output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
+                   executor=executor, executor_given=executor_given, plugins=tuple(plugins))
+    say_recommendations(checked, console)
+    return results_frame(run(checked, console, progress).rows)
+
+
+def say_recommendations(plan, console: Console) -> None:
+    """Which of a dataset's recommended settings apply, so nobody is surprised by them."""
+    from .recipe import flag
+
+    for spec, applied in plan.applied.items():
+        if applied:
+            flags = " ".join(f"{flag(key)} {value}" for key, value in applied.items())
+            console.print(f"{spec}: using the dataset's recommended {flags} (give them to override).",
+                          highlight=False)
