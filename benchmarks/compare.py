@@ -8,7 +8,7 @@ Reads pytest-benchmark's ``--benchmark-json`` files and ``zoo bench --json`` row
 
 import sys
 
-from zoo.bench import print_comparison
+from zoo.benchmark import print_comparison
 from zoo.errors import ZooError
 
 

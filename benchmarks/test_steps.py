@@ -13,7 +13,7 @@ import pytest
 
 import zoo
 from zoo import backend, timing
-from zoo.bench import NUM_CLASSES, backend_version, build_model
+from zoo.benchmark import NUM_CLASSES, backend_version, build_model
 
 from .conftest import BACKBONES, BATCH, INPUT_SIZE, PRECISION, ROUNDS, WARMUP
 

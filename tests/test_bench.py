@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from zoo import bench
+from zoo import benchmark as bench
 from zoo.cli import cli
 
 from .conftest import TINY_PLUGIN, json_out

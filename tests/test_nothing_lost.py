@@ -256,3 +256,36 @@ def test_the_python_api_returns_the_results_frame_under_the_datasets_recipe(tmp_
         zoo.compare(["tiny"], dataset="synthetic", epoch=1)
     nothing_written = zoo.compare("tiny", dataset="synthetic", weights=None, epochs=1, limit=60, progress=False)
     assert nothing_written["model"].isna().all()
+
+
+def test_a_second_ctrl_c_while_zoo_saves_does_not_lose_the_results(tmp_path):
+    pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
+    run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-a", "grid-stall", *QUICK,
+                            "--executor", "process", "--jobs", "2", "--output", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file), "ZOO_TEST_STALL_STUBBORN": "1"})
+    try:
+        deadline = time.monotonic() + 300
+        while not (pid_file.exists() and (out / "results.json").exists()):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the grid did not get going"
+            time.sleep(0.5)
+        run.send_signal(signal.SIGINT)
+        time.sleep(2)  # zoo is now waiting for the stubborn trial process to end
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr
+    assert "Aborted!" not in stderr and "Interrupted again" in stderr
+    assert f"Interrupted: results so far are in {out}/" in stderr
+    assert {r["backbone"]: r["status"] for r in saved_rows(out)} == {"grid-a": "ok", "grid-stall": "failed"}
+
+
+def test_the_python_bench_returns_its_rows():
+    frame = zoo.bench("tiny", steps=1, warmup=0, batch_size=2, progress=False)
+    assert list(frame["mode"]) == ["train", "infer"] and list(frame["status"]) == ["ok", "ok"]
+    assert (frame["images_per_s"] > 0).all()
+    with pytest.raises(zoo.BadInput, match="input size 4 is below tiny's minimum of 8"):
+        zoo.bench(["tiny"], input_size=4)

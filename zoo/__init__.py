@@ -1,5 +1,6 @@
 """zoo: compare pretrained Keras backbones for transfer learning, with plugins.
 
+The Python API: ``zoo.compare(...)`` and ``zoo.bench(...)`` return pandas DataFrames (zoo.api).
 The plugin API: ``zoo.hookimpl``, the cards ``zoo.Backbone``, ``zoo.Dataset`` and ``zoo.Head``,
 and the hooks in ``zoo.hookspecs``.
 
@@ -11,7 +12,7 @@ import importlib
 import wrapt
 
 from . import backend as _backend
-from .api import compare
+from .api import bench, compare
 from .card import Backbone, Dataset, Head
 from .datasets import ImageData, load_dataset
 from .errors import BadInput, ZooError
@@ -19,7 +20,7 @@ from .hookspecs import hookimpl
 from .plugins import load_plugins, pm
 from .registry import get_backbone, get_dataset, get_head, list_backbones, list_datasets, list_heads
 
-__all__ = ["Backbone", "BadInput", "Dataset", "Head", "ImageData", "ZooError", "compare", "get_backbone",
+__all__ = ["Backbone", "BadInput", "Dataset", "Head", "ImageData", "ZooError", "bench", "compare", "get_backbone",
            "get_dataset", "get_head", "hookimpl", "list_backbones", "list_datasets", "list_heads",
            "load_dataset", "load_plugins", "pm", "Preprocess"]
 

@@ -47,3 +47,41 @@ def say_recommendations(plan, console: Console) -> None:
             flags = " ".join(f"{flag(key)} {value}" for key, value in applied.items())
             console.print(f"{spec}: using the dataset's recommended {flags} (give them to override).",
                           highlight=False)
+
+
+def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: int | None = None,
+          steps: int | None = None, warmup: int | None = None, precision: str = "float32",
+          jit: bool | None = None, freeze: str = "recommended", backends=None, plugins=(),
+          progress: bool = True):
+    """Train and inference step times of ``backbones`` (names, or one name) on random data;
+    returns a DataFrame of ``zoo bench`` rows (one per backbone and mode, and backend with
+    ``backends``). Arguments are ``zoo bench``'s options; nothing is written to disk."""
+    import pandas as pd
+
+    from . import timing
+    from .benchmark import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings, run_backends, run_bench
+    from .errors import BadInput
+    from .model import check_input_size
+    from .plugins import load_plugins
+    from .registry import get_backbone
+
+    load_plugins(tuple(plugins))
+    cards = [get_backbone(name) for name in dict.fromkeys([backbones] if isinstance(backbones, str) else backbones)]
+    for name, value, allowed in (("mode", mode, (*MODES, "both")), ("precision", precision, PRECISIONS),
+                                 ("freeze", freeze, ("recommended", "none"))):
+        if value not in allowed:
+            raise BadInput(f"--{name} {value!r}: choose one of {', '.join(allowed)}.")
+    unknown = [b for b in (backends or []) if b not in BACKENDS]
+    if unknown:
+        raise BadInput(f"--backends {','.join(unknown)}: choose among {', '.join(BACKENDS)}.")
+    if input_size is not None:
+        for card in cards:
+            check_input_size(card, input_size)
+    settings = Settings(batch_size, input_size, timing.TIMED_STEPS if steps is None else steps,
+                        timing.WARMUP_STEPS if warmup is None else warmup, precision, jit, freeze)
+    say = Console(stderr=True).print if progress else None
+    if backends:
+        rows = run_backends(list(backends), cards, settings, mode, tuple(plugins), say)
+    else:
+        rows = run_bench(cards, settings, mode, say)
+    return pd.DataFrame(rows, columns=[*ROW_KEYS, *STATUS_KEYS])

@@ -39,6 +39,9 @@ class ZooGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except KeyboardInterrupt:  # before any result (zoo compare keeps its own): say so, not "Aborted!"
+            err.print("Interrupted.", highlight=False)
+            ctx.exit(130)
         except Exception as exc:
             if os.environ.get("ZOO_DEBUG"):
                 traceback.print_exc()
@@ -276,7 +279,7 @@ def compare_command(names, all_, dataset, data_dir, no_cache, cache_budget_mb, s
     sys.exit(outcome.code)
 
 
-from .bench import bench  # noqa: E402  (zoo bench lives in zoo/bench.py)
+from .benchmark import bench  # noqa: E402  (zoo bench lives in zoo/benchmark.py)
 cli.add_command(bench)
 
 

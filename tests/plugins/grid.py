@@ -26,7 +26,10 @@ def crash(input_shape, weights):
 
 
 def stall(input_shape, weights):
-    """Says where it runs (its pid, in the file $ZOO_TEST_STALL_FILE), then never finishes."""
+    """Says where it runs (its pid, in the file $ZOO_TEST_STALL_FILE), then never finishes; with
+    $ZOO_TEST_STALL_STUBBORN it also ignores SIGTERM, so ending it takes zoo's full grace period."""
+    if os.environ.get("ZOO_TEST_STALL_STUBBORN"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     Path(os.environ["ZOO_TEST_STALL_FILE"]).write_text(str(os.getpid()))
     time.sleep(3600)
 
