@@ -18,7 +18,8 @@ def check_same_training(run_zoo, tmp_path, env):
                            env=env, check=0))[0]
     # Same global batch (16 per device x 2), so the same steps: the same model up to rounding.
     assert (one["devices"], two["devices"]) == (1, 2)
-    assert one["batch_size"] == two["batch_size"] == 32
+    # --batch-size is per device: the global batch is batch_size x devices.
+    assert one["batch_size"] * one["devices"] == two["batch_size"] * two["devices"] == 32
     assert two["test_loss"] == pytest.approx(one["test_loss"], rel=1e-3)
     assert two["test_accuracy"] == pytest.approx(one["test_accuracy"], abs=0.011)
     assert two["best_val_accuracy"] == pytest.approx(one["best_val_accuracy"], abs=0.026)

@@ -229,9 +229,7 @@ def test_kill_9_of_zoo_ends_its_trial_processes(tmp_path):
         child = int(pid_file.read_text())
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                os.kill(child, 0)
-            except ProcessLookupError:
+            if gone(child):
                 break
             time.sleep(0.2)
         else:
@@ -289,3 +287,61 @@ def test_the_python_bench_returns_its_rows():
     assert (frame["images_per_s"] > 0).all()
     with pytest.raises(zoo.BadInput, match="input size 4 is below tiny's minimum of 8"):
         zoo.bench(["tiny"], input_size=4)
+
+
+def test_kill_9_of_zoo_shuts_down_the_ray_instance_it_started(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]'")
+    import psutil
+
+    pid_file = tmp_path / "stalled.pid"
+    run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-stall", *QUICK,
+                            "--executor", "ray", "--output", str(tmp_path / "run")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
+    try:
+        deadline = time.monotonic() + 300
+        while not pid_file.exists():
+            assert run.poll() is None and time.monotonic() < deadline, "the trial did not start"
+            time.sleep(0.5)
+        time.sleep(2)  # Ray's agents are up by now
+        started = {p: " ".join(p.cmdline())[:80] for p in psutil.Process(run.pid).children(recursive=True)
+                   if "zoo.reaper" not in " ".join(p.cmdline())}
+        assert len(started) >= 3, "Ray's GCS server, raylet and a worker at least"
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(gone(p.pid) for p in started):
+            time.sleep(0.5)
+        alive = [p for p in started if not gone(p.pid)]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    for process in alive:
+        process.kill()
+    assert not alive, [started[p] for p in alive]
+
+
+def gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie waiting for whoever adopted it to reap it."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_json_stdout_holds_the_json_alone_when_a_download_is_attempted(tmp_path, monkeypatch):
+    from .dataset_files import write_cifar10
+
+    for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")  # a closed local port: the download fails at once
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
+    cifar = write_cifar10(tmp_path / "cifar", n_train=40, n_test=20)
+    result = zoo_cli("compare", "vgg16", "--data-dir", cifar, "--limit", "20", "--epochs", "1",
+                     "--output", tmp_path / "run", "--json")
+    assert result.exit_code == 2
+    assert "Downloading data from" in result.stderr, "Keras did try, and said so on stderr"
+    [row] = json.loads(result.stdout)
+    assert row["status"] == "failed" and "could not be downloaded" in row["error"]

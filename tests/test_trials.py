@@ -70,12 +70,17 @@ def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zo
 
 def test_ray_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path):
     pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]'")
-    run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID, "--executor", "ray",
-            "--output", tmp_path, check=1)
+    result = run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID, "--executor",
+                     "ray", "--output", tmp_path, check=1)
     same_grid(tmp_path, local_run)
-    _, failed = ok_rows(tmp_path)
+    ok, failed = ok_rows(tmp_path)
     assert sorted(failed) == ["grid-crash|synthetic|seed 0", "grid-crash|synthetic|seed 1"]
-    assert all("WorkerCrashedError" in r["error"] for r in failed.values())
+    assert all("WorkerCrashedError" in r["error"] and r["error"].endswith("(on each of 2 attempts)")
+               for r in failed.values())
+    # The retry is said, in the progress and in the row.
+    assert [r["attempts"] for r in failed.values()] == [2, 2] and {r["attempts"] for r in ok.values()} == {1}
+    assert "grid-crash synthetic seed 0: the trial's Ray worker failed: " in result.stderr
+    assert "running it once more." in result.stderr
 
 
 def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_ones(tmp_path):

@@ -195,10 +195,13 @@ def _ray(trials, datasets, executor: ExecutorOptions, events):
     except ImportError:
         raise BadInput("--executor ray needs Ray: pip install 'zoo[ray]' (or pip install ray).") from None
     started_here = not ray.is_initialized()
+    reaper = None
     if started_here:
         ray.init(address=executor.address, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {k: v for k, v in os.environ.items()
                                            if k.startswith(("KERAS_", "ZOO_"))}})
+        if executor.address is None:  # a local instance, zoo's own: it must not outlive zoo
+            reaper = _reaper()
     # Each dataset goes into the object store once; every trial reads it from there.
     refs = {spec: ray.put(data) for spec, data in datasets.items()}
     # zoo retries a trial whose worker or node died once itself (not Ray's max_retries), so
@@ -215,7 +218,7 @@ def _ray(trials, datasets, executor: ExecutorOptions, events):
             try:
                 result = TrialResult.from_json(ray.get(ready))
             except ray.exceptions.RayError as exc:
-                from .plugins import one_line
+                from .errors import one_line
 
                 why = f"the trial's Ray worker failed: {one_line(exc)}"
                 if attempt < RAY_ATTEMPTS:
@@ -231,3 +234,11 @@ def _ray(trials, datasets, executor: ExecutorOptions, events):
             ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
+        if reaper is not None:
+            reaper.terminate()
+
+
+def _reaper() -> subprocess.Popen:
+    """A watcher that ends the processes this run started (Ray's) if zoo is killed (zoo/reaper.py)."""
+    return subprocess.Popen([sys.executable, "-m", "zoo.reaper", str(os.getpid())], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
