@@ -25,7 +25,7 @@ import numpy as np
 import zoo
 from zoo.card import Dataset
 from zoo.datasets import ImageData, as_labels, as_pixels
-from zoo.errors import BadInput
+from zoo.errors import BadInput, download_reason, one_line
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,7 @@ def safe_load(data: bytes, name: str, archive: str = "the dataset's .tar.gz") ->
     try:
         loaded = _SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
     except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "truncated"
-        raise BadInput(f"{name} is not a valid CIFAR python-batch file ({type(exc).__name__}: {reason}); "
+        raise BadInput(f"{name} is not a valid CIFAR python-batch file ({one_line(exc, 'truncated')}); "
                        f"replace it with the original from {archive}.") from None
     if not isinstance(loaded, dict):
         raise BadInput(f"{name} is not a valid CIFAR python-batch file (it holds a "
@@ -127,8 +126,7 @@ def _images(batch: dict, label_key: str, name: str) -> tuple[np.ndarray, np.ndar
     except KeyError as exc:
         raise BadInput(f"{name} has no {exc} entry: it is not a CIFAR file with {label_key}.") from None
     except (TypeError, ValueError, OverflowError) as exc:
-        raise BadInput(f"{name} does not hold CIFAR images and labels ({type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0] if str(exc) else 'bad data'}).") from None
+        raise BadInput(f"{name} does not hold CIFAR images and labels ({one_line(exc, 'bad data')}).") from None
     if len(labels) != len(images):
         raise BadInput(f"{name} holds {len(images)} images but {len(labels)} labels.")
     return images, labels
@@ -142,11 +140,6 @@ def _class_names(meta: dict, names_key: str, name: str) -> list[str]:
     except (TypeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{name}: {names_key} is not a list of names ({type(exc).__name__}).") from None
 
-
-def _reason(exc: Exception) -> str:
-    """A download error in a few words: Keras wraps them as "URL fetch failure on URL: code -- reason"."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.rpartition(" -- ")[2] if " -- " in text else text
 
 
 # Reading a whole dataset from a folder or an archive.
@@ -193,8 +186,7 @@ def _from_archive(fmt: CifarFormat, variant: Optional[str], path: Path) -> Image
 
             return _read_files(fmt, variant, read, f"{path}:{fmt.folder}")
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:  # not gzip, cut off, corrupt
-        reason = str(exc).splitlines()[0] if str(exc) else "truncated"
-        raise BadInput(f"{path} is not a readable {fmt.archive} ({type(exc).__name__}: {reason}).") from None
+        raise BadInput(f"{path} is not a readable {fmt.archive} ({one_line(exc, 'truncated')}).") from None
 
 
 def _load_local(fmt: CifarFormat, variant: Optional[str], path) -> ImageData:
@@ -234,7 +226,7 @@ def _load_keras_cache(fmt: CifarFormat, variant: Optional[str]) -> ImageData:
                                        cache_subdir="datasets", cache_dir=str(keras_home()))
     except Exception as exc:
         raise BadInput(f"{fmt.name} is not cached and could not be downloaded from {fmt.origin} "
-                       f"({_reason(exc)}): put {fmt.archive} (or its {fmt.folder}/ folder) in {cache}/, "
+                       f"({download_reason(exc)}): put {fmt.archive} (or its {fmt.folder}/ folder) in {cache}/, "
                        "or pass --data-dir DIR.") from None
     return _from_archive(fmt, variant, Path(archive))
 

@@ -19,7 +19,7 @@ import numpy as np
 import zoo
 from zoo.card import Dataset
 from zoo.datasets import ImageData, as_labels, as_pixels
-from zoo.errors import BadInput
+from zoo.errors import BadInput, download_reason, one_line
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -47,12 +47,6 @@ def _check_labels(labels: np.ndarray, classes: int, name: str) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _reason(exc: Exception) -> str:
-    """A download error in a few words: Keras wraps them as "URL fetch failure on URL: code -- reason"."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.rpartition(" -- ")[2] if " -- " in text else text
-
-
 # MNIST from mnist.npz.
 
 def read_mnist_npz(path: Path) -> ImageData:
@@ -67,8 +61,7 @@ def read_mnist_npz(path: Path) -> ImageData:
     except BadInput:
         raise
     except Exception as exc:  # not a zip, truncated, an object array (which would need pickle)...
-        reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
-        raise BadInput(f"{path} is not a valid mnist.npz ({type(exc).__name__}: {reason}); "
+        raise BadInput(f"{path} is not a valid mnist.npz ({one_line(exc, 'unreadable')}); "
                        "replace it with Keras's mnist.npz.") from None
     splits = {}
     for part in ("train", "test"):
@@ -111,7 +104,7 @@ def download_mnist(variant: Optional[str] = None) -> ImageData:
         path = keras.utils.get_file(MNIST_FILE, origin=origin, file_hash=MNIST_SHA256,
                                     cache_subdir="datasets", cache_dir=str(keras_home()))
     except Exception as exc:
-        raise BadInput(f"MNIST is not cached and could not be downloaded from {origin} ({_reason(exc)}): "
+        raise BadInput(f"MNIST is not cached and could not be downloaded from {origin} ({download_reason(exc)}): "
                        f"put {MNIST_FILE} in {cache}/, or pass --data-dir DIR.") from None
     return read_mnist_npz(Path(path))
 
@@ -188,7 +181,7 @@ def download_fashion_mnist(variant: Optional[str] = None) -> ImageData:
                                  cache_dir=str(keras_home()))
     except Exception as exc:
         raise BadInput(f"Fashion-MNIST is not cached and could not be downloaded from {KERAS_DATASETS} "
-                       f"({_reason(exc)}): put {', '.join(FASHION_ALL)} in {cache}/, "
+                       f"({download_reason(exc)}): put {', '.join(FASHION_ALL)} in {cache}/, "
                        "or pass --data-dir DIR.") from None
     return read_fashion_folder(cache)
 

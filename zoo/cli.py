@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import plugins, registry
-from .errors import ZooError
+from .errors import ZooError, one_line
 from .recipe import recipe_options
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
@@ -45,7 +45,7 @@ class ZooGroup(click.Group):
         except Exception as exc:
             if os.environ.get("ZOO_DEBUG"):
                 traceback.print_exc()
-            err.print(f"[red]Error:[/] {plugins.one_line(exc)} (set ZOO_DEBUG=1 for the traceback)",
+            err.print(f"[red]Error:[/] {one_line(exc)} (set ZOO_DEBUG=1 for the traceback)",
                       highlight=False, soft_wrap=True)
             ctx.exit(1)
 
@@ -89,7 +89,7 @@ def list_command(pattern, as_json):
             row["freeze_index"] = freeze_index(model, card.freeze_layer, name)
             row["params"] = int(model.count_params())
         except Exception as exc:
-            row["error"] = plugins.one_line(exc)
+            row["error"] = one_line(exc)
             warnings.warn(f"backbone {name!r} could not be built: {row['error']}", plugins.PluginWarning)
         rows.append(row)
     if as_json:
@@ -279,7 +279,7 @@ def compare_command(names, all_, dataset, data_dir, no_cache, cache_budget_mb, s
     sys.exit(outcome.code)
 
 
-from .benchmark import bench  # noqa: E402  (zoo bench lives in zoo/benchmark.py)
+from .benchmark.command import bench  # noqa: E402  (zoo bench lives in zoo/benchmark/)
 cli.add_command(bench)
 
 

@@ -21,7 +21,7 @@ from . import output as out_files
 from .errors import BadInput
 from .recipe import Recipe, flag, resolve
 from .rows import TrialRow
-from .trials import Trial, grid
+from .trials import Trial, grid, trial_labels
 
 # Executor options, and the executor each belongs to: given under another, they are refused.
 EXECUTOR_OPTIONS = {"jobs": "process", "address": "ray", "cpus_per_trial": "ray", "gpus_per_trial": "ray"}
@@ -254,7 +254,11 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
             data[trial.dataset] = load_data(trial.dataset, trial.data_dir, console)
             _check_splits(trial.dataset, data[trial.dataset], trial.recipe)
 
-    label = (lambda t: t.backbone) if len(plan.datasets) == 1 and len(plan.seeds) == 1 else (lambda t: t.label)
+    labels = trial_labels((t.key, t.backbone, t.dataset, t.seed) for t in plan.trials)
+
+    def label(trial) -> str:
+        return labels[trial.key]
+
     code = 0
     unsaved = False
 

@@ -14,3 +14,18 @@ class BadInput(ZooError):
     """
 
     exit_code = 2
+
+
+def one_line(exc: BaseException, empty: str | None = None) -> str:
+    """An exception as ``Type: first line of its message``; with no message, ``Type: empty``
+    (or ``Type`` alone). Every one-line error zoo prints about someone else's exception."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else empty
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def download_reason(exc: BaseException) -> str:
+    """A download error in a few words: Keras wraps them as "URL fetch failure on URL: code -- reason"."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text.rpartition(" -- ")[2] if " -- " in text else text

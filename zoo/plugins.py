@@ -20,6 +20,7 @@ from pathlib import Path
 import pluggy
 
 from . import hookspecs
+from .errors import one_line
 
 ENTRY_POINT_GROUP = "zoo"
 BUILTIN_DISTRIBUTION = "zoo"
@@ -49,12 +50,6 @@ class PluginInfo:
 # Plugins zoo tried to load, by name: those that loaded and those that broke.
 _tried: dict[str, PluginInfo] = {}
 _entry_points_loaded = False
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as ``Type: first line of its message``."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def warn(message: str) -> None:

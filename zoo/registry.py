@@ -12,8 +12,8 @@ import fnmatch
 from dataclasses import dataclass, replace
 
 from .card import Backbone, Dataset, Head
-from .errors import BadInput
-from .plugins import load_plugins, one_line, plugin_infos, pm, warn
+from .errors import BadInput, one_line
+from .plugins import load_plugins, plugin_infos, pm, warn
 
 # kind -> (hook name, card class, where users see the known ones)
 KINDS = {
@@ -79,7 +79,9 @@ def _registry() -> _Registry:
     """The registry, recomputed only when the set of registered plugins changed."""
     global _cache
     load_plugins()
-    key = tuple((pm.get_name(p), id(p)) for p in pm.get_plugins())
+    # The plugin objects themselves, not their id(): a new plugin may reuse a freed one's id,
+    # and the key holds them alive so that cannot happen while it is cached.
+    key = tuple((pm.get_name(p), p) for p in pm.get_plugins())
     if _cache is None or _cache[0] != key:
         errors: dict[str, str] = {}
         rejected: dict[str, list[str]] = {}

@@ -15,6 +15,7 @@ from rich.table import Table  # noqa: E402
 
 from .output import atomic_path, write_text  # noqa: E402
 from .rows import TrialRow, frame  # noqa: E402
+from .trials import trial_labels  # noqa: E402
 
 
 def results_frame(rows) -> pd.DataFrame:
@@ -110,11 +111,8 @@ def write_results(rows, histories: dict[str, dict], folder: Path) -> None:
 
 
 def curve_labels(rows: list[dict]) -> dict[str, str]:
-    """Trial key -> its name on the plots: the backbone alone when every trial shares dataset and seed."""
-    trials = [r for r in rows if r.get("trial")]
-    one_setting = len({(r["dataset"], r["seed"]) for r in trials}) <= 1
-    return {r["trial"]: r["backbone"] if one_setting else f"{r['backbone']} {r['dataset']} seed {r['seed']}"
-            for r in trials}
+    """Trial key -> its name on the plots (zoo.trials.trial_labels decides)."""
+    return trial_labels((r["trial"], r["backbone"], r["dataset"], r["seed"]) for r in rows if r.get("trial"))
 
 
 def _save(fig, path: Path) -> None:

@@ -41,11 +41,6 @@ class Trial:
         return f"{self.backbone}|{self.dataset}|seed {self.seed}"
 
     @property
-    def label(self) -> str:
-        """The trial in messages and on plots."""
-        return f"{self.backbone} {self.dataset} seed {self.seed}"
-
-    @property
     def slug(self) -> str:
         """The trial as a folder name: readable, short (a long folder:PATH would pass the file
         system's 255 bytes), and unique through a hash of the key."""
@@ -66,6 +61,16 @@ class Trial:
     @classmethod
     def from_json(cls, data: dict) -> "Trial":
         return cls(**{**data, "recipe": Recipe(**data["recipe"]), "plugins": tuple(data["plugins"])})
+
+
+def trial_labels(trials) -> dict[str, str]:
+    """Trial key -> its name in messages and on plots, from ``(key, backbone, dataset, seed)``
+    tuples: the backbone alone when every trial shares dataset and seed, else
+    ``backbone dataset seed N``. Compare's progress and the report's legend both use it."""
+    trials = list(trials)
+    alone = len({(dataset, seed) for _, _, dataset, seed in trials}) <= 1
+    return {key: backbone if alone else f"{backbone} {dataset} seed {seed}"
+            for key, backbone, dataset, seed in trials}
 
 
 def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: dict[str, Recipe], *,
@@ -117,7 +122,8 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
     """
     from .datasets import load_dataset
     from .harness import Splits, run_backbone
-    from .plugins import load_plugins, one_line
+    from .errors import one_line
+    from .plugins import load_plugins
     from .registry import get_backbone
 
     load_plugins(trial.plugins)
