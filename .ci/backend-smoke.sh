@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Smoke test of a second Keras backend: PyTorch (CPU). zoo must import and run without
-# TensorFlow-only code paths. Run from the repository root in the CI virtual environment.
+# Smoke test of another Keras backend on the CPU: .ci/backend-smoke.sh torch|jax.
+# zoo must import and run without TensorFlow-only code paths. Run from the repository root
+# in the CI virtual environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+backend="${1:?usage: .ci/backend-smoke.sh torch|jax}"
 
-# The one torch this CI installs: a CPU build served from the machine's local package cache.
-python -m pip install -q torch==2.13.0
+case "$backend" in
+    # The one torch this CI installs: a CPU build served from the machine's local package cache.
+    torch) python -m pip install -q torch==2.13.0 ;;
+    jax) python -m pip install -q jax ;;  # jaxlib's wheels run on the CPU
+    *) echo "unknown backend $backend" >&2; exit 2 ;;
+esac
 
-export KERAS_BACKEND=torch
+export KERAS_BACKEND="$backend"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 zoo list
-zoo bench vgg16 --steps 2 --warmup 1 --batch-size 4 --output "$work/bench-torch.json"
-python - "$work/bench-torch.json" <<'PY'
+zoo bench vgg16 --steps 2 --warmup 1 --batch-size 4 --output "$work/bench.json"
+python - "$work/bench.json" "$backend" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
-assert {row["backend"] for row in rows} == {"torch"}, rows
+assert {row["backend"] for row in rows} == {sys.argv[2]}, rows
 assert all(row["status"] == "ok" for row in rows), rows
 PY
 
@@ -24,5 +30,10 @@ PY
 python -c "import sys; from tests.dataset_files import write_cifar10; write_cifar10(sys.argv[1], n_train=40, n_test=16)" \
     "$work/cifar10"
 zoo compare vgg16 --data-dir "$work/cifar10" --weights none --epochs 1 --batch-size 8 --limit 16 \
-    --output "$work/compare"
-echo "backend smoke test under KERAS_BACKEND=torch: ok"
+    --output "$work/compare" --json > "$work/compare.json"
+python - "$work/compare.json" "$backend" <<'PY'
+import json, sys
+[row] = json.load(open(sys.argv[1]))
+assert row["status"] == "ok" and row["backend"] == sys.argv[2], row
+PY
+echo "backend smoke test under KERAS_BACKEND=$backend: ok"
