@@ -4,7 +4,7 @@
 
 Backbones are those ``zoo list`` shows: the built-ins and every installed plugin,
 plus plugin files named in ``ZOO_PLUGINS``. The models and steps are exactly those
-``zoo bench`` times (``zoo.bench.build_model``, ``zoo.timing.train_step``/``infer_step``).
+``zoo bench`` times (``zoo.benchmark.measure.build_model``, ``zoo.timing.train_step``/``infer_step``).
 """
 
 import time
@@ -13,7 +13,7 @@ import pytest
 
 import zoo
 from zoo import backend, timing
-from zoo.benchmark import NUM_CLASSES, backend_version, build_model
+from zoo.benchmark.measure import NUM_CLASSES, backend_version, build_model
 
 from .conftest import BACKBONES, BATCH, INPUT_SIZE, PRECISION, ROUNDS, WARMUP
 

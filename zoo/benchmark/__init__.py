@@ -1,0 +1,12 @@
+"""``zoo bench``: training and inference throughput of registered backbones, without data.
+
+- ``measure``: building one backbone as ``zoo compare`` trains it and timing its steps
+  (``run_bench``, ``build_model``, ``Settings``, ``ROW_KEYS``); all that ``benchmarks/`` uses;
+- ``backends``: the same bench once per Keras backend, each in a subprocess;
+- ``files``: writing rows, reading two result files and their B/A ratios;
+- ``command``: the ``zoo bench`` and ``zoo bench compare`` commands and their tables.
+
+The package is ``zoo.benchmark``, not ``zoo.bench``, so that it never shadows the
+``zoo.bench`` function (zoo/api.py). Nothing is imported here, so that importing
+``zoo.benchmark.measure`` loads none of the command code.
+"""
