@@ -59,7 +59,8 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     import pandas as pd
 
     from . import timing
-    from .benchmark import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings, run_backends, run_bench
+    from .benchmark.backends import run_backends
+    from .benchmark.measure import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings, run_bench
     from .errors import BadInput
     from .model import check_input_size
     from .plugins import load_plugins
