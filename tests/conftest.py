@@ -2,7 +2,9 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,58 @@ TINY_PLUGIN = TESTS / "plugins" / "tiny.py"
 ZOO = Path(sys.executable).with_name("zoo")  # the installed console script
 
 
+@dataclass
+class Ran:
+    """What a zoo command did, shaped like subprocess.CompletedProcess."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextmanager
+def plugin_state():
+    """Undo whatever a block does to zoo's plugins: plugins it loaded (``--plugin``,
+    ``ZOO_PLUGINS``) are unregistered and forgotten after it, as llm's tests undo theirs."""
+    from zoo import plugins
+
+    plugins.load_plugins()  # the installed ones (built-ins first) stay: they load once per process
+    before, tried, show = set(zoo.pm.get_plugins()), dict(plugins._tried), warnings.showwarning
+    try:
+        yield
+    finally:
+        for plugin in set(zoo.pm.get_plugins()) - before:
+            zoo.pm.unregister(plugin)
+        plugins._tried.clear()
+        plugins._tried.update(tried)
+        warnings.showwarning = show  # the CLI routes warnings through rich
+
+
 @pytest.fixture
-def run_zoo():
-    """Run the real ``zoo`` entry point; returns the CompletedProcess (text mode)."""
+def run_zoo(monkeypatch):
+    """Run a ``zoo`` command in this process through click's CliRunner (``env`` set for its
+    duration), with the plugin state restored after it. For what needs a fresh process
+    (the installed script, entry points, signals, another backend) use ``run_zoo_process``."""
+    from click.testing import CliRunner
+
+    from zoo.cli import cli
+
+    def run(*args, env=None, check=None):
+        with monkeypatch.context() as patch, plugin_state():
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        ran = Ran(result.exit_code, result.stdout, result.stderr)
+        if check is not None:
+            assert ran.returncode == check, (ran.returncode, ran.stdout, ran.stderr)
+        return ran
+
+    return run
+
+
+@pytest.fixture
+def run_zoo_process():
+    """Run the installed ``zoo`` script in a fresh process; returns the CompletedProcess (text mode)."""
 
     def run(*args, env=None, check=None, cwd=None):
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

@@ -1,4 +1,5 @@
-"""The real ``zoo`` entry point: list, layers, plugins, plugin loading and exit codes."""
+"""The `zoo` commands list, layers, plugins, datasets and heads, plugin loading and exit codes (in process,
+but for the installed script and entry-point discovery)."""
 
 import subprocess
 import sys
@@ -61,6 +62,11 @@ def test_bad_usage_exits_2(run_zoo):
     assert run_zoo("no-such-command").returncode == 2
 
 
+def test_the_installed_script_runs(run_zoo_process):
+    assert run_zoo_process("--version", check=0).stdout.startswith("zoo, version ")
+    assert run_zoo_process("no-such-command").returncode == 2
+
+
 def test_plugin_option_and_env_variable_load_a_local_file(run_zoo):
     rows = json_out(run_zoo("--plugin", TINY_PLUGIN, "list", "--json", check=0))
     tiny = next(row for row in rows if row["name"] == "tiny")
@@ -96,7 +102,9 @@ def installed_example(tmp_path_factory):
     return target
 
 
-def test_an_installed_distribution_is_discovered_through_its_entry_point(run_zoo, installed_example):
+@pytest.mark.slow
+def test_an_installed_distribution_is_discovered_through_its_entry_point(run_zoo_process, installed_example):
+    run_zoo = run_zoo_process  # entry points are read once per process: a fresh one sees the new package
     env = {"PYTHONPATH": str(installed_example)}
     plugins = {row["name"]: row for row in json_out(run_zoo("plugins", "--json", env=env, check=0))}
     assert plugins["mobilenetv2"]["distribution"] == "zoo-mobilenetv2"

@@ -125,7 +125,9 @@ def test_bad_input_is_one_line_and_exit_2(run_zoo, cifar, tmp_path, args, messag
     assert "Traceback" not in result.stderr
 
 
-def test_no_network_and_nothing_cached_names_the_file_and_the_flags(run_zoo, cifar, tmp_path):
+@pytest.mark.slow
+def test_no_network_and_nothing_cached_names_the_file_and_the_flags(run_zoo_process, cifar, tmp_path):
+    run_zoo = run_zoo_process  # Keras reads KERAS_HOME when it is imported: a fresh process
     # A proxy on a closed local port makes Keras's download fail at once, as offline.
     offline = {"KERAS_HOME": str(tmp_path / "keras"), "HTTPS_PROXY": "http://127.0.0.1:9",
                "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",

@@ -213,6 +213,7 @@ def test_every_trial_failed_draws_no_empty_plots(tmp_path):
     assert not (tmp_path / "tradeoff.png").exists() and not (tmp_path / "curves.png").exists()
 
 
+@pytest.mark.slow  # signals to a fresh process
 def test_kill_9_of_zoo_ends_its_trial_processes(tmp_path):
     pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
     run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-stall", "--dataset", "synthetic",
@@ -256,6 +257,7 @@ def test_the_python_api_returns_the_results_frame_under_the_datasets_recipe(tmp_
     assert nothing_written["model"].isna().all()
 
 
+@pytest.mark.slow  # signals to a fresh process
 def test_a_second_ctrl_c_while_zoo_saves_does_not_lose_the_results(tmp_path):
     pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
     run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-a", "grid-stall", *QUICK,
@@ -289,6 +291,7 @@ def test_the_python_bench_returns_its_rows():
         zoo.bench(["tiny"], input_size=4)
 
 
+@pytest.mark.slow  # a local Ray instance in a fresh process
 def test_kill_9_of_zoo_shuts_down_the_ray_instance_it_started(tmp_path):
     pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]'")
     import psutil

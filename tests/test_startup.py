@@ -37,6 +37,7 @@ def start_up_lines(stderr):
     return [line for line in stderr.splitlines() if any(marker in line for marker in TF_START_UP)]
 
 
+@pytest.mark.slow  # fresh processes that import TensorFlow
 def test_tensorflow_start_up_lines_stay_off_stderr_unless_zoo_debug():
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "ZOO_DEBUG": "1"}
     broken = TESTS / "plugins" / "broken_import.py"
@@ -81,6 +82,7 @@ def saved_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # fresh processes that import TensorFlow
 @pytest.mark.parametrize("first", ["import zoo", "import keras; import zoo"])
 def test_import_zoo_is_enough_to_load_a_saved_model(saved_model, first):
     result = python("-c", LOAD.format(first=first), str(saved_model))

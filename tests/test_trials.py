@@ -56,6 +56,7 @@ def same_grid(folder, reference):
                                    reference_summary["test_accuracy_mean"].sort_index(), atol=0.02)
 
 
+@pytest.mark.slow  # trial processes, and a reference grid in a fresh process
 def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path):
     result = run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID,
                      "--executor", "process", "--jobs", "2", "--output", tmp_path, check=1)
@@ -68,6 +69,7 @@ def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zo
     assert not (tmp_path / ".zoo-work").exists(), "the work files are cleaned up"
 
 
+@pytest.mark.slow  # a local Ray instance
 def test_ray_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path):
     pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]'")
     result = run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID, "--executor",
@@ -83,6 +85,7 @@ def test_ray_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, l
     assert "running it once more." in result.stderr
 
 
+@pytest.mark.slow  # a signal to a fresh process
 def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_ones(tmp_path):
     pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
     command = [str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-a", "grid-stall", "--dataset", "synthetic",

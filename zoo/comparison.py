@@ -8,9 +8,8 @@ executor, and never lose a finished result.
 from __future__ import annotations
 
 import json
-import signal
 import zipfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,23 +197,6 @@ def _check_splits(spec: str, data, recipe: Recipe) -> None:
                        f"{len(splits.x_test)} test images: raise --limit or change --val-split so that none is empty.")
 
 
-@contextmanager
-def _finish_first(console: Console):
-    """While zoo ends the trials and saves what finished, another Ctrl-C is said, not obeyed."""
-    def again(signum, frame):
-        console.print("Interrupted again: stopping once the finished results are saved (a few seconds).")
-
-    try:
-        previous = signal.signal(signal.SIGINT, again)
-    except ValueError:  # not the main thread (zoo.compare called from a worker thread): nothing to guard
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Outcome:
     """Run the plan, writing the results after each trial (when there is an output folder).
 
@@ -237,7 +219,7 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
 
 
 def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
-    from .executors import run_trials
+    from .executors import finishing, run_trials
     from .report import write_results
     from .trials import failed
 
@@ -315,7 +297,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
                 bar.advance(overall)
                 show_counts()
         except KeyboardInterrupt:
-            with _finish_first(console):  # a second Ctrl-C must not cut the saving short
+            with finishing(console.print):  # a second Ctrl-C must not cut the saving short
                 results.close()  # the executor ends the trials still running
                 # The trials that had started and not reported get a failed row; those never started get none.
                 rows += [failed(trial, "interrupted (Ctrl-C)").row for trial in todo

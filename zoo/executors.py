@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,15 +54,34 @@ def run_trials(trials: list[Trial], datasets: dict, executor: ExecutorOptions, p
     if executor.name == "local":
         yield from _local(trials, datasets, progress, say, events)
     elif executor.name == "process":
-        yield from _processes(trials, datasets, executor.jobs, events)
+        yield from _processes(trials, datasets, executor.jobs, events, say)
     elif executor.name == "ray":
-        yield from _ray(trials, datasets, executor, events)
+        yield from _ray(trials, datasets, executor, events, say)
     else:
         raise BadInput(f"unknown executor {executor.name!r}; use one of {', '.join(EXECUTORS)}.")
 
 
 def _ignore(trial):
     pass
+
+
+@contextmanager
+def finishing(say):
+    """While zoo ends the running trials and saves what finished (after a Ctrl-C), another
+    Ctrl-C is said, not obeyed: obeying it would leave trial processes behind and lose rows."""
+    def again(signum, frame):
+        say("Interrupted again: stopping once the running trials have ended and the finished results "
+            "are saved (a few seconds).")
+
+    try:
+        previous = signal.signal(signal.SIGINT, again)
+    except ValueError:  # not the main thread (zoo.compare called from a worker thread): nothing to guard
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -162,7 +182,7 @@ def _in_subprocess(trial: Trial, data_path: Path, work: Path, children: _Childre
     return failed(trial, f"the trial's process exited with code {child.returncode}: {why}")
 
 
-def _processes(trials, datasets, jobs: int, events):
+def _processes(trials, datasets, jobs: int, events, say):
     if not trials:
         return
     # This run's own scratch folder (another run's cleanup can never remove it).
@@ -176,10 +196,11 @@ def _processes(trials, datasets, jobs: int, events):
         for future in as_completed(futures):
             yield futures[future], future.result()
     finally:  # Ctrl-C or an error: start no more, end the running ones, then clean up
-        pool.shutdown(wait=False, cancel_futures=True)
-        children.stop_all()
-        pool.shutdown(wait=True)
-        shutil.rmtree(work, ignore_errors=True)
+        with finishing(say):
+            pool.shutdown(wait=False, cancel_futures=True)
+            children.stop_all()
+            pool.shutdown(wait=True)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 # --- ray: trials as Ray tasks ---------------------------------------------------------------
@@ -189,7 +210,7 @@ def _ray_task(trial_json: dict, data) -> dict:
     return run_trial(Trial.from_json(trial_json), data, say=lambda *a, **k: None).to_json()
 
 
-def _ray(trials, datasets, executor: ExecutorOptions, events):
+def _ray(trials, datasets, executor: ExecutorOptions, events, say):
     try:
         import ray
     except ImportError:
@@ -230,12 +251,13 @@ def _ray(trials, datasets, executor: ExecutorOptions, events):
             events.ended(trial)
             yield trial, result
     finally:  # Ctrl-C or an error: cancel what has not finished; a Ray zoo started goes with it
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if started_here:
-            ray.shutdown()
-        if reaper is not None:
-            reaper.terminate()
+        with finishing(say):
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            if started_here:
+                ray.shutdown()
+            if reaper is not None:
+                reaper.terminate()
 
 
 def _reaper() -> subprocess.Popen:
