@@ -8,11 +8,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Tuple, Union
 
 from .recipe import NAMES
 
 POOLINGS = ("flatten", "avg", "max")
+# Keras's preprocess_input modes, as data: a saved model then needs no registry to load.
+# "caffe": RGB to BGR, ImageNet mean subtracted; "tf": scaled to -1..1; "torch": 0..1, then the
+# ImageNet mean and std; "none": the model rescales inside (EfficientNet, ConvNeXt, MobileNetV3).
+PREPROCESS_MODES = ("caffe", "tf", "torch", "none")
+
+
+@dataclass(frozen=True)
+class Published:
+    """A backbone's published ImageNet figures, with their source (timm's model cards keep the same)."""
+
+    source: str
+    top1: Optional[float] = None  # ImageNet top-1 accuracy, a fraction
+    top5: Optional[float] = None
+    params_with_top: Optional[int] = None
+    size_mb: Optional[float] = None  # of the weights file with the top
+    depth: Optional[int] = None
+    cpu_ms: Optional[float] = None  # per inference step, on the source's CPU
+    gpu_ms: Optional[float] = None  # per inference step, on the source's GPU
 # The `zoo compare` options a dataset card may recommend values for: any recipe option.
 RECIPE_KEYS = NAMES
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -26,17 +44,33 @@ class Backbone:
     ``weights`` is ``"imagenet"``, ``None`` or a path to a weights file.
     ``freeze_layer`` names the first layer that stays trainable under the
     recommended freeze (every layer before it is frozen); ``None`` freezes it all.
+    ``preprocess`` is one of Keras's modes (``PREPROCESS_MODES``) or a callable.
+    ``params`` (without the top) and ``gmacs`` (multiply-accumulates of one image through
+    the backbone, by input size, zoo.cost) are what it costs; ``published`` its published
+    ImageNet figures. They are optional: a third-party card without them lists with blanks.
     """
 
     name: str
     build: Callable[[Tuple[int, int, int], Optional[str]], object]
-    preprocess: Callable
+    preprocess: Union[str, Callable]
     min_input_size: int
     default_input_size: int
     freeze_layer: Optional[str]
     pooling: str
     description: str = ""
     reference: str = ""
+    params: Optional[int] = None
+    gmacs: Optional[dict] = None  # {input size: GMACs}, the default input size among them
+    published: Optional[Published] = None
+
+    @property
+    def preprocess_mode(self) -> str:
+        """The Keras mode, or "custom" for a callable."""
+        return self.preprocess if isinstance(self.preprocess, str) else "custom"
+
+    @property
+    def default_gmacs(self) -> Optional[float]:
+        return (self.gmacs or {}).get(self.default_input_size)
 
     def problems(self) -> list[str]:
         """What is wrong with this card, as short phrases (empty when it is valid)."""
@@ -53,9 +87,13 @@ class Backbone:
             found.append(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
         if self.freeze_layer is not None and not isinstance(self.freeze_layer, str):
             found.append(f"freeze_layer must be a layer name or None, not {self.freeze_layer!r}")
-        for field in ("build", "preprocess"):
-            if not callable(getattr(self, field)):
-                found.append(f"{field} must be callable")
+        if not callable(self.build):
+            found.append("build must be callable")
+        if not (callable(self.preprocess) or self.preprocess in PREPROCESS_MODES):
+            found.append(f"preprocess must be callable or one of {', '.join(PREPROCESS_MODES)}, "
+                         f"not {self.preprocess!r}")
+        if self.gmacs is not None and not isinstance(self.gmacs, dict):
+            found.append(f"gmacs must map input sizes to GMACs, not {self.gmacs!r}")
         return found
 
 

@@ -100,3 +100,35 @@ def layer_rows(model, index: int) -> list[dict]:
         }
         for i, layer in enumerate(model.layers)
     ]
+
+
+def last_stage_start(model) -> str | None:
+    """The recommended freeze point, one rule for every family: the first layer of the last stage.
+
+    Why: the last stage holds the most task-specific features, so training it adapts the
+    backbone at the least cost, while the frozen part's output can be computed once and cached.
+    The last stage is where the feature map reaches its final spatial size; its first layer is
+    the first layer with weights whose output has that size (a transition's pooling has no
+    weights and stays with the stage before, as in DenseNet). Where the layers before it hand
+    more than one tensor to the rest (mid-block), the point moves back to where they hand one,
+    within the stage before, so that zoo can cache the frozen part. Where no layer qualifies
+    (VGG's last pooling does the final downsampling; NASNet's cells always read two tensors),
+    the whole backbone is frozen: None, as in the classic VGG16 recipe.
+    Applied at the card's default input size, where every stage has its own resolution.
+    """
+    from .model import find_cut
+
+    final = tuple(model.output.shape[1:3])
+    layers = model.layers
+    start = next((i for i, layer in enumerate(layers) if layer.weights and len(layer.output.shape) == 4
+                  and tuple(layer.output.shape[1:3]) == final), None)
+    if start is None:
+        return None
+    previous = min((layer.output.shape[1] for layer in layers[:start] if len(layer.output.shape) == 4
+                    and layer.output.shape[1] > final[0]), default=final[0])  # the stage before's size
+    for index in range(start, 0, -1):
+        if find_cut(model, index)[0] is not None:
+            return layers[index].name
+        if len(layers[index - 1].output.shape) == 4 and layers[index - 1].output.shape[1] > previous:
+            break  # back past the stage before: no single tensor to cache here (NASNet's cells read two)
+    return None

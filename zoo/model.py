@@ -107,20 +107,27 @@ def build_backbone(card, size: int, weights: str | None):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Preprocess(keras.layers.Layer):
-    """A registered backbone's own ``preprocess_input``, as a layer so it lives in the model."""
+    """A backbone's preprocessing as a layer, so it lives in the model: one of Keras's modes
+    (``mode``: the saved model loads with ``import zoo`` alone), or a registered card's own
+    callable (``backbone``: loading then needs the plugin that registered it)."""
 
-    def __init__(self, backbone: str, **kwargs):
+    def __init__(self, backbone: str | None = None, mode: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        from .registry import get_backbone
+        if mode is None:  # a card's own callable, or a model saved before cards gave modes
+            from .registry import get_backbone
 
-        self.backbone = backbone
-        self._preprocess = get_backbone(backbone).preprocess
+            given = get_backbone(backbone).preprocess
+            mode = given if isinstance(given, str) else None
+            self._preprocess = given
+        self.backbone, self.mode = backbone, mode
+        if mode is not None:
+            self._preprocess = lambda x: keras.applications.imagenet_utils.preprocess_input(x, mode=mode)
 
     def call(self, inputs):
         return self._preprocess(inputs)
 
     def get_config(self):
-        return {**super().get_config(), "backbone": self.backbone}
+        return {**super().get_config(), "backbone": self.backbone, "mode": self.mode}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -200,7 +207,11 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
     if data_shape[-1] == 1:  # after resizing: one channel is cheaper to resize than three
         front.append(GreyToRGB(name="grey_to_rgb"))
     if preprocess:
-        front.append(Preprocess(card.name, name="preprocess"))
+        if isinstance(card.preprocess, str):
+            if card.preprocess != "none":  # "none": the backbone rescales inside
+                front.append(Preprocess(mode=card.preprocess, name="preprocess"))
+        else:
+            front.append(Preprocess(card.name, name="preprocess"))
     head = head_layers(pooling, num_classes, head, dropout)
     model = keras.Model(image, _apply(head, backbone(_apply(front, image))), name=f"zoo_{card.name}")
 
