@@ -14,8 +14,9 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
             repeats: int | None = None, seed: int = 0, resume: bool = False, overwrite: bool = False,
             cache: bool = True, cache_budget_mb: float | None = None, executor: str = "local",
             jobs: int | None = None, address: str | None = None, cpus_per_trial: float | None = None,
-            gpus_per_trial: float | None = None, plugins=(), progress: bool = True, **recipe):
-    """Fine-tune ``backbones`` (names, or one name) on ``dataset`` under one protocol; returns a
+            gpus_per_trial: float | None = None, plugins=(), progress: bool = True, max_params=None,
+            max_gmacs: float | None = None, **recipe):
+    """Fine-tune ``backbones`` (names or wildcards, or one) on ``dataset`` under one protocol; returns a
     DataFrame with the rows and columns of ``results.csv``, best test accuracy first.
 
     ``**recipe`` takes the options that shape a result (``epochs``, ``batch_size``, ``lr``,
@@ -33,7 +34,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                       ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if value is not None}
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
                    output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
-                   executor=executor, executor_given=executor_given, plugins=tuple(plugins))
+                   executor=executor, executor_given=executor_given, plugins=tuple(plugins),
+                   max_params=max_params, max_gmacs=max_gmacs)
     say_recommendations(checked, console)
     return results_frame(run(checked, console, progress).rows)
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from . import plugins, registry
 from .errors import ZooError, one_line
+from .listing import selection_options
 from .recipe import recipe_options
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
@@ -65,48 +66,60 @@ def _emit_json(rows) -> None:
     click.echo(json.dumps(rows, indent=2))
 
 
+def _num(value, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
 @cli.command("list")
-@click.argument("pattern", default="*")
+@click.argument("patterns", nargs=-1)
+@click.option("--sort", type=click.Choice(["name", "top1", "params", "gmacs"]), default="name", show_default=True,
+              help="top1: best ImageNet top-1 first; params, gmacs: cheapest first.")
+@selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
-def list_command(pattern, as_json):
-    """The registered backbones matching PATTERN (wildcards), with their cards.
+def list_command(patterns, sort, max_params, max_gmacs, as_json):
+    """The registered backbones matching PATTERN... (wildcards, like 'efficientnet*'), from their
+    cards: nothing is built, so it answers at once (`zoo info NAME` builds one)."""
+    from .listing import card_row, select_backbones
 
-    Each backbone is built once, without weights, at its min input size to count
-    its parameters and place its freeze layer.
-    """
-    from .layers import freeze_index
-
-    rows = []
-    for name in registry.list_backbones(pattern):
-        entry = registry.registrations()[name]
-        card = entry.card
-        row = {"name": name, "plugin": plugins.provider(entry.plugin),
-               "min_input_size": card.min_input_size,
-               "default_input_size": card.default_input_size, "freeze_layer": card.freeze_layer,
-               "freeze_index": None, "pooling": card.pooling, "params": None}
-        try:
-            model = card.build((card.min_input_size, card.min_input_size, 3), None)
-            row["freeze_index"] = freeze_index(model, card.freeze_layer, name)
-            row["params"] = int(model.count_params())
-        except Exception as exc:
-            row["error"] = one_line(exc)
-            warnings.warn(f"backbone {name!r} could not be built: {row['error']}", plugins.PluginWarning)
-        rows.append(row)
+    rows = [card_row(name) for name in select_backbones(patterns, max_params=max_params, max_gmacs=max_gmacs,
+                                                         sort=sort)]
     if as_json:
         return _emit_json(rows)
-    table = Table(title="Registered backbones")
-    for column in ("name", "plugin", "min input", "default input", "freeze layer", "freeze index",
-                   "pooling", "params"):
-        table.add_column(column, justify="left" if column in ("name", "plugin", "freeze layer", "pooling") else "right")
+    table = Table(title="Registered backbones", caption="top-1: published ImageNet accuracy (Keras applications "
+                  "table); params without the top; GMACs per image at the default input size")
+    for column in ("name", "top-1", "params", "GMACs", "min input", "default input", "freeze layer", "pooling",
+                   "preprocess", "plugin"):
+        table.add_column(column, justify="left" if column in ("name", "plugin", "freeze layer", "pooling",
+                                                              "preprocess") else "right")
     for row in rows:
-        params = f"{row['params']:,}" if row["params"] is not None else f"[red]{row['error']}[/]"
-        table.add_row(row["name"], row["plugin"], str(row["min_input_size"]),
-                      str(row["default_input_size"]), row["freeze_layer"] or "(whole backbone)",
-                      "-" if row["freeze_index"] is None else str(row["freeze_index"]),
-                      row["pooling"], params)
+        table.add_row(row["name"], _num(row["imagenet_top1"], ".1%"), _num(row["params"], ","),
+                      _num(row["gmacs"], ".2f"), str(row["min_input_size"]), str(row["default_input_size"]),
+                      row["freeze_layer"] or "(whole backbone)", row["pooling"], row["preprocess"], row["plugin"])
     out.print(table)
     if not rows:
-        err.print(f"No backbone matches {pattern!r}.")
+        err.print(f"No backbone matches {' '.join(patterns) or '*'} within the limits given.")
+
+
+@cli.command("info")
+@click.argument("name")
+@click.option("--input-size", type=click.IntRange(min=1), help="Build at this size (default: the card's default "
+              "input size).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of the table.")
+def info_command(name, input_size, as_json):
+    """One backbone's card in full, and what building it at --input-size shows: its freeze
+    layer's index, the cut where features are cached, parameters and GMACs."""
+    from .listing import card_info
+
+    info = card_info(name, input_size)
+    if as_json:
+        return _emit_json(info)
+    table = Table(title=f"{name}", show_header=False)
+    table.add_column(justify="right", style="bold")
+    table.add_column()
+    for key, value in info.items():
+        table.add_row(key.replace("_", " "), "-" if value is None else f"{value:,}" if isinstance(value, int)
+                      and not isinstance(value, bool) else str(value))
+    out.print(table)
 
 
 @cli.command("layers")
@@ -205,7 +218,8 @@ def heads_command(as_json):
 
 @cli.command("compare")
 @click.argument("names", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Every registered backbone.")
+@click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
+@selection_options
 @click.option("--dataset", default="cifar10", show_default=True, metavar="NAME[:ARG][,...]",
               help="Registered datasets (`zoo datasets`), comma-separated: cifar10, cifar100[:coarse], mnist, "
                    "fashion_mnist, folder:PATH, synthetic...")
@@ -234,9 +248,10 @@ def heads_command(as_json):
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
-def compare_command(names, all_, dataset, data_dir, no_cache, cache_budget_mb, seed, seeds, repeats, resume,
+def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, seed, seeds, repeats, resume,
                     overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
-    """Fine-tune backbones NAME... (or --all) on a dataset under one protocol and compare them.
+    """Fine-tune backbones NAME... (wildcards expand; or --all) on a dataset under one protocol and
+    compare them. The plan (backbones, images, GMACs from the cards) is printed before training.
 
     Results go to the output folder after each trial: results.json, results.csv,
     summary.json/.csv, histories.json, each backbone's best model (.keras), curves.png
@@ -254,7 +269,7 @@ def compare_command(names, all_, dataset, data_dir, no_cache, cache_budget_mb, s
     ctx = click.get_current_context()
     given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     checked = plan(
-        registry.list_backbones() if all_ else names, dataset,
+        ["*"] if all_ else names, dataset, max_params=max_params, max_gmacs=max_gmacs,
         given={name: value for name, value in recipe.items() if name in given}, data_dir=data_dir,
         seeds=seeds, repeats=repeats, seed=seed,
         output=output or (None if resume else Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")),

@@ -67,19 +67,18 @@ def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int
 def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, seeds=None, repeats=None,
          seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
          cache_budget_mb=None, executor: str = "local", executor_given: dict | None = None,
-         plugins=()) -> Plan:
+         plugins=(), max_params=None, max_gmacs=None) -> Plan:
     """The checked plan: backbones, datasets and their recipes (``given`` > the dataset's
     recommendation > the default), seeds, executor and output. Any bad input raises BadInput."""
     from .datasets import parse_dataset_specs
     from .executors import EXECUTORS, ExecutorOptions
+    from .listing import choose
     from .plugins import load_plugins
     from .registry import get_backbone, get_head
 
     load_plugins(tuple(plugins))
     names = [backbones] if isinstance(backbones, str) else list(backbones or [])
-    if not names:
-        raise BadInput("name one or more backbones, or pass --all (see `zoo list`).")
-    cards = [get_backbone(name) for name in dict.fromkeys(names)]
+    cards = [get_backbone(name) for name in choose(names, max_params=max_params, max_gmacs=max_gmacs)]
     specs = parse_dataset_specs(dataset)
     recipes, applied = {}, {}
     for spec in specs:  # each dataset under its own recommendations
@@ -220,6 +219,7 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
 
 def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     from .executors import finishing, run_trials
+    from .registry import get_backbone
     from .report import write_results
     from .trials import failed
 
@@ -236,6 +236,17 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
             data[trial.dataset] = load_data(trial.dataset, trial.data_dir, console)
             _check_splits(trial.dataset, data[trial.dataset], trial.recipe)
 
+    if todo:
+        from .listing import plan_line
+
+        backbones = list(dict.fromkeys(t.backbone for t in todo))
+        first = data[todo[0].dataset]
+        side = max(first.image_shape[:2])
+        sizes = {t.backbone: t.recipe.input_size or max(side, get_backbone(t.backbone).min_input_size) for t in todo}
+        limit = todo[0].recipe.limit
+        images = len(first.x_train[:limit]) + len(first.x_test[:limit])
+        console.print(f"{plan_line(backbones, sizes, images)} "
+                      f"{len(todo)} trial(s) to run.", highlight=False)
     labels = trial_labels((t.key, t.backbone, t.dataset, t.seed) for t in plan.trials)
 
     def label(trial) -> str:

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import backend, registry, timing
+from ..listing import selection_options
 from .backends import run_backends
 from .files import compare_rows, geometric_mean, load_results, write_rows
 from .measure import (BACKENDS, NUM_CLASSES, PRECISIONS, TRAIN_FULL, Settings, backend_version,
@@ -150,7 +151,8 @@ def _output_option(ctx, param, value):
 
 @click.command("run")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--all", "all_", is_flag=True, help="Every registered backbone.")
+@click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
+@selection_options
 @click.option("--mode", type=click.Choice(["train", "infer", "both"]), default="both", show_default=True,
               help="Time training steps, inference steps or both.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
@@ -174,9 +176,9 @@ def _output_option(ctx, param, value):
 @click.option("--backends", callback=_backends_option, metavar="A,B",
               help="Run the bench once per Keras backend (tensorflow, jax, torch), each in a subprocess.")
 @click.pass_context
-def run(ctx, names, all_, mode, batch_size, input_size, steps, warmup, precision, jit, freeze,
+def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, steps, warmup, precision, jit, freeze,
         as_json, output, backends):
-    """Train and inference step times of backbones NAME... (or --all), on random data.
+    """Train and inference step times of backbones NAME... (wildcards expand; or --all), on random data.
 
     No dataset and no weights: each backbone is assembled as `zoo compare` trains
     it, with a 10-class head, and timed on a random batch. A backbone that fails is
@@ -187,7 +189,10 @@ def run(ctx, names, all_, mode, batch_size, input_size, steps, warmup, precision
         raise click.UsageError("give backbone names or --all, not both.")
     if not all_ and not names:
         raise click.UsageError("give one or more backbone names, or --all (see `zoo list`).")
-    cards = [registry.get_backbone(n) for n in (registry.list_backbones() if all_ else dict.fromkeys(names))]
+    from ..listing import choose, plan_line
+
+    chosen = choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)
+    cards = [registry.get_backbone(n) for n in chosen]
     if input_size:  # every card before any work: a size too small for one is the user's to fix
         from ..model import check_input_size
 
@@ -197,6 +202,10 @@ def run(ctx, names, all_, mode, batch_size, input_size, steps, warmup, precision
 
     def progress(message):
         err.print(f"[dim]bench: {message}[/]", highlight=False)
+
+    if not as_json:
+        err.print(plan_line(chosen, {c.name: input_size or c.min_input_size for c in cards}), highlight=False,
+                  soft_wrap=True)
 
     if backends:
         plugin_specs = (ctx.find_root().params.get("extra_plugins") or ()) if ctx.parent else ()
