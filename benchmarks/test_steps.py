@@ -14,10 +14,11 @@ import pytest
 import zoo
 from zoo import backend, timing
 from zoo.benchmark.measure import NUM_CLASSES, backend_version, build_model
+from zoo.listing import select_backbones
 
 from .conftest import BACKBONES, BATCH, INPUT_SIZE, PRECISION, ROUNDS, WARMUP
 
-NAMES = zoo.list_backbones(BACKBONES)
+NAMES = select_backbones(BACKBONES.split())
 
 
 @pytest.mark.parametrize("mode", ["train", "infer"])

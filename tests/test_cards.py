@@ -1,28 +1,9 @@
-"""Every registered card checked against the backbone it builds (like timm's model tests)."""
+"""The classic three cards at 32 px, as the classic recipe uses them (tests/test_catalogue.py walks all 40)."""
 
 import pytest
 
 import zoo
-from zoo.card import POOLINGS
 from zoo.layers import freeze_index
-
-
-@pytest.mark.parametrize("name", zoo.list_backbones())
-def test_card_matches_built_model(name):
-    card = zoo.get_backbone(name)
-    assert card.problems() == []
-    size = card.min_input_size
-    model = card.build((size, size, 3), None)
-    assert len(model.outputs) == 1
-    assert len(model.output.shape) == 4, "a backbone without its top returns a feature map"
-    assert model.output.shape[-1] > 0
-    assert card.pooling in POOLINGS
-    index = freeze_index(model, card.freeze_layer, name)
-    assert 0 < index <= len(model.layers)
-    if card.freeze_layer is not None:
-        assert model.layers[index].name == card.freeze_layer
-    assert card.min_input_size <= card.default_input_size
-    assert callable(card.preprocess)
 
 
 @pytest.mark.parametrize("name, layers, params, freeze_layer, index", [

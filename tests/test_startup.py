@@ -24,7 +24,8 @@ def python(*args, env=None, check=True):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["plugins"], ["plugins", "--json"],
-                                  ["datasets"], ["heads"], ["list", "--help"]])
+                                  ["datasets"], ["heads"], ["list"], ["list", "efficientnet*", "--json"],
+                                  ["info", "--help"]])
 def test_commands_without_models_import_no_backend(args):
     result = python("-X", "importtime", "-m", "zoo", *args)
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
@@ -69,13 +70,13 @@ print(type(model.get_layer("preprocess")).__name__)
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
-    """A small saved model holding zoo's Preprocess and GreyToRGB layers."""
+    """A small saved model holding zoo's Preprocess (a Keras mode: no registry needed) and GreyToRGB."""
     import keras
 
     from zoo.model import GreyToRGB, Preprocess
 
     image = keras.Input((8, 8, 1))
-    x = Preprocess("vgg16", name="preprocess")(GreyToRGB(name="grey_to_rgb")(image))
+    x = Preprocess(mode="caffe", name="preprocess")(GreyToRGB(name="grey_to_rgb")(image))
     model = keras.Model(image, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
     path = tmp_path_factory.mktemp("saved") / "model.keras"
     model.save(path)
