@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -213,18 +214,27 @@ def test_every_trial_failed_draws_no_empty_plots(tmp_path):
     assert not (tmp_path / "tradeoff.png").exists() and not (tmp_path / "curves.png").exists()
 
 
-@pytest.mark.slow  # signals to a fresh process
-def test_kill_9_of_zoo_ends_its_trial_processes(tmp_path):
-    pid_file, out = tmp_path / "stalled.pid", tmp_path / "run"
-    run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-stall", "--dataset", "synthetic",
-                            "--limit", "60", "--epochs", "1", "--weights", "none", "--executor", "process",
-                            "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
+@contextmanager
+def stalled_run(tmp_path, executor):
+    """zoo, in a fresh process, running one trial that never ends; yields once the trial has started."""
+    pid_file = tmp_path / "stalled.pid"
+    run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-stall", *QUICK, "--executor",
+                            executor, "--output", str(tmp_path / "run")], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
     try:
         deadline = time.monotonic() + 300
         while not pid_file.exists():
             assert run.poll() is None and time.monotonic() < deadline, "the trial did not start"
             time.sleep(0.5)
+        yield run, pid_file
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+
+@pytest.mark.slow  # signals to a fresh process
+def test_kill_9_of_zoo_ends_its_trial_processes(tmp_path):
+    with stalled_run(tmp_path, "process") as (run, pid_file):
         run.kill()  # kill -9: zoo gets no chance to clean up
         run.wait()
         child = int(pid_file.read_text())
@@ -236,9 +246,6 @@ def test_kill_9_of_zoo_ends_its_trial_processes(tmp_path):
         else:
             os.kill(child, signal.SIGKILL)
             pytest.fail("the trial's process outlived zoo")
-    finally:
-        if run.poll() is None:
-            run.kill()
 
 
 def test_the_python_api_returns_the_results_frame_under_the_datasets_recipe(tmp_path):
@@ -296,16 +303,7 @@ def test_kill_9_of_zoo_shuts_down_the_ray_instance_it_started(tmp_path):
     pytest.importorskip("ray", reason="the ray extra: pip install -e '.[ray]'")
     import psutil
 
-    pid_file = tmp_path / "stalled.pid"
-    run = subprocess.Popen([str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-stall", *QUICK,
-                            "--executor", "ray", "--output", str(tmp_path / "run")],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
-    try:
-        deadline = time.monotonic() + 300
-        while not pid_file.exists():
-            assert run.poll() is None and time.monotonic() < deadline, "the trial did not start"
-            time.sleep(0.5)
+    with stalled_run(tmp_path, "ray") as (run, _):
         time.sleep(2)  # Ray's agents are up by now
         started = {p: " ".join(p.cmdline())[:80] for p in psutil.Process(run.pid).children(recursive=True)
                    if "zoo.reaper" not in " ".join(p.cmdline())}
@@ -316,9 +314,6 @@ def test_kill_9_of_zoo_shuts_down_the_ray_instance_it_started(tmp_path):
         while time.monotonic() < deadline and not all(gone(p.pid) for p in started):
             time.sleep(0.5)
         alive = [p for p in started if not gone(p.pid)]
-    finally:
-        if run.poll() is None:
-            run.kill()
     for process in alive:
         process.kill()
     assert not alive, [started[p] for p in alive]
