@@ -8,7 +8,7 @@ CONFIGS = {
     "inceptionv3": dict(min_input_size=75, freeze_layer="conv2d_72", params=21_802_784,
                         gmacs={75: 0.201, 224: 2.836, 299: 5.711}),
     "inceptionresnetv2": dict(min_input_size=75, freeze_layer="conv2d_160", params=54_336_736,
-                              gmacs={75: 0.433, 224: 6.467, 299: 13.154}),
+                              gmacs={75: 0.433, 224: 6.467, 299: 13.154}, reference="https://arxiv.org/abs/1602.07261"),
 }
 
 

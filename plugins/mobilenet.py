@@ -6,9 +6,9 @@ from zoo.catalogue import register_all
 
 CONFIGS = {
     "mobilenet": dict(min_input_size=32, freeze_layer="conv_dw_12", params=3_228_864,
-                      gmacs={32: 0.012, 224: 0.568}),
+                      gmacs={32: 0.012, 224: 0.568}, reference="https://arxiv.org/abs/1704.04861"),
     "mobilenetv2": dict(min_input_size=32, freeze_layer="block_13_depthwise", params=2_257_984,
-                        gmacs={32: 0.006, 224: 0.299}),
+                        gmacs={32: 0.006, 224: 0.299}, reference="https://arxiv.org/abs/1801.04381"),
     "mobilenetv3small": dict(min_input_size=32, freeze_layer="expanded_conv_8_depthwise", params=939_120,
                              gmacs={32: 0.002, 224: 0.055}),
     "mobilenetv3large": dict(min_input_size=32, freeze_layer="expanded_conv_12_depthwise", params=2_996_352,

@@ -109,7 +109,7 @@ def error_lines(result):
 @pytest.mark.parametrize("args, message", [
     (["nosuch"], "Error: unknown backbone 'nosuch'. Known backbones: convnextbase, convnextlarge, "),
     ([], "Error: name one or more backbones, or pass --all"),
-    (["vgg16", "--input-size", "16"], "vgg16 failed: input size 16 is below vgg16's minimum of 32; "
+    (["vgg16", "--input-size", "16"], "Error: input size 16 is below vgg16's minimum of 32; "
                                       "use --input-size 32 or more."),
     (["vgg16", "--freeze", "conv9"], "vgg16 failed: layer 'conv9' is not in vgg16; "
                                      "`zoo layers vgg16` lists its layers."),

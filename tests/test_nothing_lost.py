@@ -57,10 +57,12 @@ def test_a_folder_with_results_needs_resume_or_overwrite(tmp_path):
                              "--output."]
     assert (tmp_path / "results.json").read_text() == before, "nothing earlier was touched"
 
+    (tmp_path / "mine.keras").write_text("a model of the user's own")
     replaced = zoo_cli("compare", "grid-a", *QUICK, "--output", tmp_path, "--overwrite")
     assert replaced.exit_code == 0, replaced.stderr
     assert [r["backbone"] for r in saved_rows(tmp_path)] == ["grid-a"]
-    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["grid-a.keras"], "no model stays without its row"
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["grid-a.keras", "mine.keras"], \
+        "no model of zoo's stays without its row, and a .keras file zoo did not write stays"
     assert zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path, "--overwrite", "--resume").exit_code == 2
 
 
@@ -158,7 +160,7 @@ def test_a_held_folder_is_refused_naming_the_holder_and_a_stale_lock_is_taken(tm
     # A run killed with -9 leaves its lock file, but no longer holds it.
     (tmp_path / output.LOCK).write_text("pid 999999 on elsewhere, since long ago\n")
     assert zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path).exit_code == 0
-    assert not (tmp_path / output.LOCK).exists(), "released at exit"
+    assert (tmp_path / output.LOCK).read_text() == "", "released at exit: no holder named"
 
 
 def test_resume_reruns_a_trial_whose_model_is_truncated(tmp_path):
@@ -174,13 +176,28 @@ def test_resume_reruns_a_trial_whose_model_is_truncated(tmp_path):
     assert keras.saving.load_model(model).name == "zoo_tiny"
 
 
-@pytest.mark.parametrize("content", ["{}", "null", '[{"backbone": "tiny"}]', '[1, 2]'])
+@pytest.mark.parametrize("content", ["{}", "null", '[{"backbone": "tiny"}]', '[1, 2]',
+                                     '[{"backbone": "tiny", "dataset": "synthetic", "batch_size": 32.5}]'])
 def test_a_results_file_of_the_wrong_shape_is_one_line_under_resume(tmp_path, content):
     (tmp_path / "results.json").write_text(content)
     result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path, "--resume")
     assert result.exit_code == 2
-    assert errors(result) == [f"Error: {tmp_path / 'results.json'} is not what zoo writes (valid JSON of another "
-                              "shape): move it away to run every trial again, or resume into another --output folder."]
+    [line] = errors(result)
+    assert line.startswith(f"Error: {tmp_path / 'results.json'} is not what zoo writes (")
+    assert line.endswith("): move it away to run every trial again, or resume into another --output folder.")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vgg16[/x]"], "Error: no backbone matches vgg16[/x] within the limits"),  # rich markup, as typed
+    (["tiny", "--lr", "nan"], "Error: --lr: give a finite number, not nan."),
+    (["tiny", "vgg16", "--input-size", "16"], "Error: input size 16 is below vgg16's minimum of 32"),
+])
+def test_more_bad_input_is_one_line_before_any_training(tmp_path, args, message):
+    result = zoo_cli("compare", *args, *QUICK, "--output", tmp_path)
+    assert result.exit_code == 2
+    [line] = errors(result)
+    assert line.startswith(message)
+    assert not (tmp_path / "results.json").exists(), "refused before any trial"
 
 
 def test_a_long_folder_dataset_gets_a_short_unique_trial_folder(tmp_path):

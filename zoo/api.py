@@ -25,6 +25,9 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     means no weights. Files are written only to ``output`` when it is given (results,
     plots and each backbone's best model); by default nothing is written and no model is
     kept. Progress shows on stderr, in a terminal or a notebook, unless ``progress=False``.
+    A trial that fails is a row with ``status`` failed (even for bad input that only one backbone
+    meets, such as a layer it lacks), as in results.csv; ``frame.attrs["exit_code"]`` is the code
+    the command would exit with. Ctrl-C saves what finished, then raises KeyboardInterrupt.
     """
     from .comparison import plan, run
     from .report import results_frame
@@ -37,7 +40,12 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                    executor=executor, executor_given=executor_given, plugins=tuple(plugins),
                    max_params=max_params, max_gmacs=max_gmacs)
     say_recommendations(checked, console)
-    return results_frame(run(checked, console, progress).rows)
+    outcome = run(checked, console, progress)
+    if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too
+        raise KeyboardInterrupt
+    frame = results_frame(outcome.rows)
+    frame.attrs["exit_code"] = outcome.code  # what `zoo compare` would exit with: 1 or 2 when a trial failed
+    return frame
 
 
 def say_recommendations(plan, console: Console) -> None:

@@ -8,7 +8,9 @@ card-walk test (tests/test_catalogue.py) builds every one again to check it:
 - ``min_input_size``: the smallest square input that builds and runs without the top;
 - ``default_input_size``: the size the ImageNet weights were trained at;
 - ``freeze_layer``: zoo's one rule for every family, ``zoo.layers.last_stage_start`` at the
-  default size (the first layer of the last stage, where the frozen part hands one tensor on);
+  default size (the first layer of the last stage, where the frozen part hands one tensor on).
+  Keras numbers the layers it leaves unnamed (InceptionV3's ``conv2d_72``) by a session-wide
+  count, so these names hold in a fresh session: zoo clears the Keras session before it builds;
 - ``params`` (without the top) and ``gmacs`` by input size (``zoo.cost``).
 
 The published figures come from the Keras applications table (zoo/catalogue_reference.py).

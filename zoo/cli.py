@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import plugins, registry
@@ -36,7 +37,7 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
-            err.print(f"[red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -46,7 +47,7 @@ class ZooGroup(click.Group):
         except Exception as exc:
             if os.environ.get("ZOO_DEBUG"):
                 traceback.print_exc()
-            err.print(f"[red]Error:[/] {one_line(exc)} (set ZOO_DEBUG=1 for the traceback)",
+            err.print(f"[red]Error:[/] {escape(one_line(exc))} (set ZOO_DEBUG=1 for the traceback)",
                       highlight=False, soft_wrap=True)
             ctx.exit(1)
 
@@ -63,7 +64,9 @@ def cli(extra_plugins):
 
 
 def _emit_json(rows) -> None:
-    click.echo(json.dumps(rows, indent=2))
+    from .output import finite  # NaN and infinity as null: strict JSON, as jq reads it
+
+    click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))
 
 
 def _num(value, fmt: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import output as out_files
@@ -86,6 +87,11 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     for recipe in dict.fromkeys(recipes.values()):
         get_head(recipe.head)  # an unknown head fails before any data is read
         check_weights(recipe.weights, cards)
+        if recipe.input_size is not None:
+            from .model import check_input_size
+
+            for card in cards:
+                check_input_size(card, recipe.input_size)
     if executor not in EXECUTORS:
         raise BadInput(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}.")
     executor_given = executor_given or {}
@@ -137,7 +143,12 @@ def earlier_run(folder: Path) -> tuple[list[TrialRow], dict[str, dict]]:
         isinstance(h, dict) for h in d.values()))
     earlier = []
     for data in rows:  # rows from a zoo before trials had keys were one-seed runs
-        row = TrialRow.from_dict(data)
+        try:
+            row = TrialRow.from_dict(data)
+            json.loads(row.recipe) if row.recipe else None
+        except (TypeError, ValueError) as exc:
+            raise BadInput(f"{folder / 'results.json'} is not what zoo writes ({exc}): move it away to run every "
+                           "trial again, or resume into another --output folder.") from None
         row.seed = 0 if row.seed is None else row.seed
         row.trial = row.trial or f"{row.backbone}|{row.dataset}|seed {row.seed}"
         earlier.append(row)
@@ -213,7 +224,11 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
                                "them and run only what is missing, --overwrite to replace them, or choose "
                                "another --output.")
             if plan.overwrite:
-                out_files.clear_earlier(plan.output)
+                try:
+                    earlier = earlier_run(plan.output)[0]
+                except BadInput:  # a results file zoo cannot read names no models: replace it alone
+                    earlier = []
+                out_files.clear_earlier(plan.output, [row.model or f"{row.backbone}.keras" for row in earlier])
         return _run(plan, console, progress)
 
 
@@ -226,10 +241,11 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     earlier, histories = earlier_run(plan.output) if plan.resume else ([], {})
     done = _done(plan, earlier, console.print) if plan.resume else set()
     todo = [t for t in plan.trials if t.key not in done]
-    # Every earlier row stays (other seeds, datasets or backbones too), except those run again.
+    # Every earlier row stays (other seeds, datasets or backbones too); one run again stays until
+    # its new row arrives, so a run stopped before it gets there loses nothing.
     rerun = {t.key for t in todo}
     rows = [r for r in earlier if r.trial not in rerun]
-    histories = {key: h for key, h in histories.items() if key not in rerun}
+    replaced = {r.trial: r for r in earlier if r.trial in rerun}
     data = {}
     for trial in todo:  # each dataset read once
         if trial.dataset not in data:
@@ -260,10 +276,10 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         if plan.output is None:
             return
         try:
-            write_results(rows, histories, plan.output)
+            write_results([*rows, *replaced.values()], histories, plan.output)
             unsaved = False
         except out_files.WriteError as exc:  # say it, keep the rows, and go on with the others
-            console.print(f"[red]Error:[/] {exc} The results stay in memory and are written at the next "
+            console.print(f"[red]Error:[/] {escape(str(exc))} The results stay in memory and are written at the next "
                           "chance.", highlight=False, soft_wrap=True)
             code, unsaved = max(code, 1), True
 
@@ -289,18 +305,20 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
             running.discard(trial.key)
 
         def retried(trial, why):
-            console.print(f"[yellow]{label(trial)}: {why}; running it once more.[/]", highlight=False)
+            console.print(f"[yellow]{escape(label(trial))}: {escape(why)}; running it once more.[/]", highlight=False)
 
         results = run_trials(todo, data, plan.executor, bar if show_progress else None, say=console.print,
                              started=started, ended=ended, retried=retried)
         try:
             for trial, result in results:
                 finished.add(trial.key)
+                replaced.pop(trial.key, None)
                 rows.append(result.row)
                 histories[trial.key] = result.history
                 if result.row.status != "ok":
                     counts["failed"] += 1
-                    console.print(f"[red]{label(trial)} failed:[/] {result.row.error}", highlight=False)
+                    console.print(f"[red]{escape(label(trial))} failed:[/] {escape(result.row.error or '')}",
+                                  highlight=False)
                     code = 2 if result.bad_input else max(code, 1)
                 else:
                     counts["done"] += 1
@@ -310,13 +328,14 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         except KeyboardInterrupt:
             with finishing(console.print):  # a second Ctrl-C must not cut the saving short
                 results.close()  # the executor ends the trials still running
-                # The trials that had started and not reported get a failed row; those never started get none.
+                # The trials that had started and not reported get a failed row, unless an earlier run's
+                # row stands for them; those never started get none.
                 rows += [failed(trial, "interrupted (Ctrl-C)").row for trial in todo
-                         if trial.key in begun and trial.key not in finished]
+                         if trial.key in begun and trial.key not in finished and trial.key not in replaced]
                 save()
             if plan.output is not None:
                 console.print(f"Interrupted: results so far are in {plan.output}/")
-            return Outcome(rows, 130)
+            return Outcome([*rows, *replaced.values()], 130)
     if unsaved:
         save()  # one more try: space may have been freed meanwhile
     return Outcome(rows, code)

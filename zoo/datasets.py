@@ -124,15 +124,3 @@ def check(data: ImageData, spec: str) -> ImageData:
             raise BadInput(f"dataset {spec}: {len(x)} {part} images but {len(y)} labels.")
         checked.update({f"x_{part}": x, f"y_{part}": y})
     return replace(data, **checked)
-
-
-def with_recipe(options, explicit: set[str]):
-    """``options`` with its dataset's recommended settings where the user gave none.
-
-    Returns ``(options, applied)``; ``explicit`` names the options the user set.
-    """
-    from .registry import get_dataset
-
-    recipe = get_dataset(split_spec(options.dataset)[0]).recipe
-    applied = {key: value for key, value in recipe.items() if key not in explicit}
-    return replace(options, **applied), applied

@@ -236,8 +236,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = int(model.count_params())
-    row = trial_row(trial, status="ok")
-    row.__dict__.update(
+    row = replace(trial_row(trial, status="ok"),
         data_shape="x".join(map(str, splits.image_shape)), data_source=splits.source, data_note=splits.note,
         train_images=len(splits.x_train), val_images=len(splits.x_val), test_images=len(splits.x_test),
         input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,

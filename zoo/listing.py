@@ -99,10 +99,13 @@ def card_info(name: str, size: int | None = None) -> dict:
     model = build_backbone(card, size, None)
     index = freeze_index(model, card.freeze_layer, name)
     published = {f"published_{key}": value for key, value in vars(card.published).items()} if card.published else {}
+    try:
+        cost = round(gmacs(model), 3)
+    except ValueError:  # a plugin's layer type zoo.cost does not count: the rest of the card still shows
+        cost = None
     return {**card_row(name), "reference": card.reference or None, **published, "input_size": size,
             "layers": len(model.layers), "output_shape": str(tuple(model.output.shape)), "freeze_index": index,
-            "cut": find_cut(model, index)[1], "params_at_size": int(model.count_params()),
-            "gmacs_at_size": round(gmacs(model), 3)}
+            "cut": find_cut(model, index)[1], "params_at_size": int(model.count_params()), "gmacs_at_size": cost}
 
 
 def choose(names, all_: bool = False, *, max_params=None, max_gmacs=None) -> list[str]:

@@ -8,6 +8,7 @@ crash leaves the last good file or none, never a truncated one.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import socket
@@ -66,6 +67,16 @@ def write_text(path: Path, text: str) -> None:
             os.fsync(f.fileno())  # on disk before the rename, so a power cut cannot leave it empty
 
 
+def finite(value):
+    """``value`` with every NaN or infinity (a diverged loss) as None: strict JSON, as jq or a
+    browser reads it."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def remove_partials(folder: Path) -> None:
     """Temporary files a killed run left behind."""
     for pattern in (".*.partial*", "*/.*.partial*"):
@@ -93,12 +104,13 @@ def earlier_results(folder: Path) -> bool:
     return (folder / "results.json").is_file()
 
 
-def clear_earlier(folder: Path) -> None:
-    """--overwrite: remove an earlier run's result files and models, so none stays without its row."""
+def clear_earlier(folder: Path, models) -> None:
+    """--overwrite: remove an earlier run's result files and the models its rows name (those
+    alone: other .keras files in the folder are not zoo's), so none stays without its row."""
     for name in RESULT_FILES:
         (folder / name).unlink(missing_ok=True)
-    for model in [*folder.glob("*.keras"), *folder.glob("*/*.keras")]:
-        model.unlink()
+    for model in models:
+        (folder / model).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -129,5 +141,8 @@ def hold(folder: Path):
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)  # while still held, so no other run can be holding this file
+        # Emptied, not removed: a run that opened the file just before a removal would lock a
+        # file no longer in the folder, while a third run locked a new one.
+        handle.seek(0)
+        handle.truncate()
         handle.close()  # releases the lock

@@ -13,6 +13,7 @@ This module stays light (no Keras): ``zoo --help`` builds its options from it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 import click
@@ -84,11 +85,6 @@ class Recipe:
         """The recipe as text: ``--resume`` runs a trial again when it changed."""
         return json.dumps(asdict(self), sort_keys=True, default=str)  # str: a NumPy number
 
-    def changed(self) -> dict:
-        """The fields that differ from the defaults."""
-        default = Recipe()
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)}
-
 
 NAMES = tuple(f.name for f in fields(Recipe))
 
@@ -102,16 +98,23 @@ def check(name: str, value):
     """``value`` for recipe field ``name``, converted and checked as the command line does."""
     spec = {f.name: f for f in fields(Recipe)}[name]
     type_ = spec.metadata["type"]
-    if value is None and spec.default is None:
+    if value is None and (spec.default is None or name == "weights"):  # weights=None: no weights
         return None
-    if type_ is bool:
-        if not isinstance(value, bool):
-            raise BadInput(f"{flag(name)}: give True or False, not {value!r}.")
+    if type_ is bool or isinstance(value, bool) or value is None:
+        if type_ is not bool or not isinstance(value, bool):
+            raise BadInput(f"{flag(name)}: {value!r} is not a value for it (see `zoo compare --help`).")
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(f"{flag(name)}: give a finite number, not {value}.")
+    if isinstance(type_, click.IntRange) and isinstance(value, float) and not value.is_integer():
+        raise BadInput(f"{flag(name)}: give a whole number, not {value}.")
     try:
-        return click.types.convert_type(type_).convert(value, None, None)
+        converted = click.types.convert_type(type_).convert(value, None, None)
     except click.BadParameter as exc:
         raise BadInput(f"{flag(name)}: {exc.message}") from None
+    if isinstance(converted, float) and not math.isfinite(converted):  # click's ranges let nan through
+        raise BadInput(f"{flag(name)}: give a finite number, not {value}.")
+    return converted
 
 
 def recipe_from(given: dict) -> Recipe:
@@ -144,8 +147,7 @@ def recipe_options(command):
             command = click.option(meta["flag"], spec.name, default=spec.default, show_default=True,
                                    help=meta["help"])(command)
             continue
-        shown = spec.default if spec.name != "weights" else "imagenet"
-        command = click.option(flag(spec.name), spec.name, type=meta["type"], default=shown,
+        command = click.option(flag(spec.name), spec.name, type=meta["type"], default=spec.default,
                                show_default=spec.default is not None, metavar=meta["metavar"],
                                help=meta["help"] or None)(command)
     return command

@@ -142,6 +142,8 @@ def get_head(name: str) -> Head:
 def _build_failures() -> dict[str, str]:
     """Plugin -> why one of its backbones cannot be built at its min input size without weights,
     or its freeze layer placed (what `zoo list` does for each)."""
+    import keras
+
     from .layers import freeze_index
 
     failures: dict[str, str] = {}
@@ -150,6 +152,9 @@ def _build_failures() -> dict[str, str]:
             continue
         card = entry.card
         try:
+            # Each in a fresh session, as zoo always builds them: Keras numbers unnamed layers
+            # (InceptionV3's conv2d_72) by a session-wide count, and cards name them so.
+            keras.utils.clear_session()
             freeze_index(card.build((card.min_input_size, card.min_input_size, 3), None), card.freeze_layer, name)
         except Exception as exc:
             failures[entry.plugin] = f"backbone {name!r} could not be built: {one_line(exc)}"

@@ -11,9 +11,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from .output import atomic_path, write_text  # noqa: E402
+from .output import atomic_path, finite, write_text  # noqa: E402
 from .rows import TrialRow, frame  # noqa: E402
 from .trials import trial_labels  # noqa: E402
 
@@ -76,18 +77,8 @@ def _summarise(labelled: list[dict]) -> pd.DataFrame:
     return stats.reset_index().sort_values("test_accuracy_mean", ascending=False, kind="stable")
 
 
-def _finite(value):
-    """``value`` with every NaN or infinity (a diverged loss) as None: strict JSON, as jq or a
-    browser reads it."""
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
-    records = json.loads(frame.to_json(orient="records"))  # NaN -> null
+    records = json.loads(frame.to_json(orient="records", double_precision=15))  # NaN -> null
     write_text(folder / f"{stem}.json", json.dumps(records, indent=2) + "\n")
     write_text(folder / f"{stem}.csv", frame.to_csv(index=False))
 
@@ -101,7 +92,7 @@ def write_results(rows, histories: dict[str, dict], folder: Path) -> None:
     frame = results_frame(rows)
     _write_frame(frame, folder, "results")
     _write_frame(summary_frame(rows), folder, "summary")
-    write_text(folder / "histories.json", json.dumps(_finite(histories), allow_nan=False) + "\n")
+    write_text(folder / "histories.json", json.dumps(finite(histories), allow_nan=False) + "\n")
     labels = curve_labels(rows)
     if any(histories.values()):
         plot_curves({labels.get(key, key): history for key, history in histories.items() if history},
@@ -222,7 +213,8 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     for backbone, dataset, options, error in failures[[*SUMMARY_KEYS, "error"]].itertuples(index=False, name=None):
         if (backbone, dataset, options) not in finished:
             finished.add((backbone, dataset, options))  # one line for each, with its first error
-            table.add_row(backbone, dataset, *([options] if show_options else []), "0", f"[red]failed: {error}[/]")
+            table.add_row(backbone, dataset, *([options] if show_options else []), "0",
+                          f"[red]failed: {escape(str(error))}[/]")
     return table
 
 
@@ -267,7 +259,7 @@ def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
     for row, label in zip(records, options):
         first = [row["backbone"], *([label] if show_options else [])]
         if row["status"] != "ok":
-            table.add_row(*first, f"[red]failed: {row['error']}[/]")
+            table.add_row(*first, f"[red]failed: {escape(str(row['error']))}[/]")
             continue
         table.add_row(*first, _input(row), _num(row["test_accuracy"], ".2%"),
                       _num(row["best_val_accuracy"], ".2%"), _num(row["total_params"], ","),

@@ -98,15 +98,27 @@ assert set(RECIPE_COLUMNS) <= set(COLUMNS), "every recipe option is a result col
 
 
 def _typed(value, kind):
-    if value is None or (isinstance(value, float) and value != value):  # None or NaN: empty
-        return None
-    if kind is int and isinstance(value, float) and value.is_integer():  # 32.0 from an older zoo's file
-        return int(value)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is str and not isinstance(value, str):
-        return str(value)
-    return value
+    """``value`` as a ``kind`` column holds it; ValueError when it cannot be one."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or value == "" or (isinstance(value, float) and value != value):
+        return None  # None, NaN, pandas' NA or an empty CSV cell: empty
+    if kind is str:
+        return value if isinstance(value, str) else str(value)
+    if kind is bool:
+        if isinstance(value, str) and value in ("True", "False"):
+            return value == "True"
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{value!r} is not True or False")
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)  # numbers, or numbers written as text (ValueError otherwise)
+    if kind is int:
+        if not number.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(number)  # 32.0 from an older zoo's file: 32
+    return number
 
 
 def frame(rows) -> "pandas.DataFrame":  # noqa: F821

@@ -44,9 +44,12 @@ class Trial:
     def slug(self) -> str:
         """The trial as a folder name: readable, short (a long folder:PATH would pass the file
         system's 255 bytes), and unique through a hash of the key."""
-        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.backbone}-{self.dataset}-seed{self.seed}")
-        if len(readable) <= 80:
+        plain = f"{self.backbone}-{self.dataset}-seed{self.seed}"
+        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain)
+        if readable == plain and len(readable) <= 80:
             return readable
+        # Characters were replaced (folder:~/x and folder:/x would meet) or it is long: a hash of
+        # the key keeps it unique.
         digest = hashlib.sha1(self.key.encode()).hexdigest()[:10]
         return f"{readable[:60]}-{digest}"
 

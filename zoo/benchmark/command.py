@@ -17,6 +17,7 @@ from rich.table import Table
 
 from .. import backend, registry, timing
 from ..listing import selection_options
+from ..output import finite
 from .backends import run_backends
 from .files import compare_rows, geometric_mean, load_results, write_rows
 from .measure import (BACKENDS, NUM_CLASSES, PRECISIONS, TRAIN_FULL, Settings, backend_version,
@@ -192,6 +193,10 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
     from ..listing import choose, plan_line
 
     chosen = choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)
+    if output:  # before any timing, not after hours of it
+        from ..output import check_folder
+
+        check_folder(Path(output).expanduser().resolve().parent, "--output's folder")
     cards = [registry.get_backbone(n) for n in chosen]
     if input_size:  # every card before any work: a size too small for one is the user's to fix
         from ..model import check_input_size
@@ -212,13 +217,13 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
         rows = run_backends(backends, cards, settings, mode, plugin_specs, progress)
     else:
         rows = run_bench(cards, settings, mode, None if as_json else progress)
+    if as_json:
+        click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))
+    else:
+        out.print(rows_table(rows, caption(rows, settings)))  # shown before the file: nothing is lost
     if output:
         write_rows(rows, Path(output))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        out.print(rows_table(rows, caption(rows, settings)))
-        if output:
+        if not as_json:
             err.print(f"Rows written to {output}", highlight=False)
     failed = [row for row in rows if is_failed(row)]
     if failed:

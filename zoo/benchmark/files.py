@@ -16,13 +16,15 @@ from .measure import ROW_KEYS, STATUS_KEYS, is_failed
 
 
 def write_rows(rows, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The rows in ``path`` (.csv or .json), whole or not at all (zoo.output)."""
+    from ..output import finite, write_text
+
     if path.suffix.lower() == ".csv":
         import pandas as pd
 
-        pd.DataFrame(rows, columns=[*ROW_KEYS, *STATUS_KEYS]).to_csv(path, index=False)
+        write_text(path, pd.DataFrame(rows, columns=[*ROW_KEYS, *STATUS_KEYS]).to_csv(index=False))
     else:
-        path.write_text(json.dumps(rows, indent=2) + "\n")
+        write_text(path, json.dumps(finite(rows), indent=2, allow_nan=False) + "\n")
 
 
 def load_results(path) -> dict[str, dict]:
