@@ -308,7 +308,7 @@ def test_a_second_ctrl_c_while_zoo_saves_does_not_lose_the_results(tmp_path):
 
 
 def test_the_python_bench_returns_its_rows():
-    frame = zoo.bench("tiny", steps=1, warmup=0, batch_size=2, progress=False)
+    frame = zoo.bench("tin*", steps=1, warmup=0, batch_size=2, progress=False)  # wildcards, as zoo bench takes
     assert list(frame["mode"]) == ["train", "infer"] and list(frame["status"]) == ["ok", "ok"]
     assert (frame["images_per_s"] > 0).all()
     with pytest.raises(zoo.BadInput, match="input size 4 is below tiny's minimum of 8"):

@@ -62,8 +62,8 @@ def say_recommendations(plan, console: Console) -> None:
 def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: int | None = None,
           steps: int | None = None, warmup: int | None = None, precision: str = "float32",
           jit: bool | None = None, freeze: str = "recommended", backends=None, plugins=(),
-          progress: bool = True):
-    """Train and inference step times of ``backbones`` (names, or one name) on random data;
+          progress: bool = True, max_params=None, max_gmacs: float | None = None):
+    """Train and inference step times of ``backbones`` (names or wildcards, or one) on random data;
     returns a DataFrame of ``zoo bench`` rows (one per backbone and mode, and backend with
     ``backends``). Arguments are ``zoo bench``'s options; nothing is written to disk."""
     import pandas as pd
@@ -72,12 +72,14 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     from .benchmark.backends import run_backends
     from .benchmark.measure import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings, run_bench
     from .errors import BadInput
+    from .listing import choose
     from .model import check_input_size
     from .plugins import load_plugins
     from .registry import get_backbone
 
     load_plugins(tuple(plugins))
-    cards = [get_backbone(name) for name in dict.fromkeys([backbones] if isinstance(backbones, str) else backbones)]
+    names = [backbones] if isinstance(backbones, str) else list(backbones)
+    cards = [get_backbone(name) for name in choose(names, max_params=max_params, max_gmacs=max_gmacs)]
     for name, value, allowed in (("mode", mode, (*MODES, "both")), ("precision", precision, PRECISIONS),
                                  ("freeze", freeze, ("recommended", "none"))):
         if value not in allowed:
