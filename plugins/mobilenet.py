@@ -1,4 +1,5 @@
-"""MobileNet (Howard et al., 2017), MobileNetV2 (Sandler et al., 2018) and MobileNetV3 (Howard et al., 2019) from ``keras.applications``: one config per backbone, measured by
+"""MobileNet (Howard et al., 2017), MobileNetV2 (Sandler et al., 2018) and MobileNetV3 (Howard et
+al., 2019) from ``keras.applications``: one config per backbone, measured by
 ``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
 
 import zoo
