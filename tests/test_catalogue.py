@@ -158,3 +158,11 @@ def test_compare_and_bench_choose_by_pattern_and_limit_and_print_the_plan(run_zo
     # bench runs each at its min input size, 32 px, unless --input-size says otherwise
     assert "Plan: 1 backbone (mobilenetv3small); about 0.002 GMACs per image through them all." in result.stderr
     assert run_zoo("compare", "--all", "--max-gmacs", "0.0001", "--dataset", "synthetic").returncode == 2
+
+
+def test_all_chooses_every_backbone_within_the_limits():
+    from zoo.listing import choose
+
+    assert choose([], all_=True) == zoo.list_backbones()
+    assert choose([], all_=True, max_gmacs=0.1) == ["mobilenetv3small"]
+    assert choose(["vgg19", "vgg16"]) == ["vgg19", "vgg16"], "names alone keep the user's order"

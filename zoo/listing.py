@@ -122,7 +122,7 @@ def choose(names, all_: bool = False, *, max_params=None, max_gmacs=None) -> lis
     for name in names:
         if name not in patterns:
             get_backbone(name)  # an unknown name fails here, with the closest known one
-    if not patterns and max_params is None and max_gmacs is None:
+    if not all_ and not patterns and max_params is None and max_gmacs is None:
         return names  # as given, in the user's order
     chosen = select_backbones([] if all_ else names, max_params=max_params, max_gmacs=max_gmacs)
     if not chosen:
