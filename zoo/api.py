@@ -33,12 +33,10 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     from .report import results_frame
 
     console = Console(stderr=True, soft_wrap=True)
-    executor_given = {name: value for name, value in (("jobs", jobs), ("address", address),
-                      ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if value is not None}
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
                    output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
-                   executor=executor, executor_given=executor_given, plugins=tuple(plugins),
-                   max_params=max_params, max_gmacs=max_gmacs)
+                   executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
+                   gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs)
     say_recommendations(checked, console)
     outcome = run(checked, console, progress)
     if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too

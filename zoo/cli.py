@@ -241,13 +241,12 @@ def heads_command(as_json):
 @click.option("--overwrite", is_flag=True, help="Replace the results and models an earlier run left in --output.")
 @click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
               help="Where trials run: this process, a fresh process each, or Ray tasks.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="--executor process: trials at a time.")
+@click.option("--jobs", type=click.IntRange(min=1), help="--executor process: trials at a time (default 1).")
 @click.option("--address", help="--executor ray: 'auto' or ray://host:port joins a cluster (default: a local Ray).")
-@click.option("--cpus-per-trial", type=click.FloatRange(min=0), default=1, show_default=True,
-              help="--executor ray: CPUs each trial asks for.")
-@click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="--executor ray: GPUs each trial asks for.")
+@click.option("--cpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: CPUs each trial asks for "
+              "(default 1).")
+@click.option("--gpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: GPUs each trial asks for "
+              "(default 0).")
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
@@ -272,14 +271,13 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
     ctx = click.get_current_context()
     given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     checked = plan(
-        ["*"] if all_ else names, dataset, max_params=max_params, max_gmacs=max_gmacs,
+        names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
         given={name: value for name, value in recipe.items() if name in given}, data_dir=data_dir,
         seeds=seeds, repeats=repeats, seed=seed,
         output=output or (None if resume else Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")),
         resume=resume,
-        overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, executor=executor,
-        executor_given={name: value for name, value in (("jobs", jobs), ("address", address),
-                        ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if name in given},
+        overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, executor=executor, jobs=jobs,
+        address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         plugins=ctx.find_root().params.get("extra_plugins", ()))
     say_recommendations(checked, err)
     # With --json, whatever else writes to stdout (Keras's "Downloading data from ...") goes to stderr.

@@ -21,7 +21,7 @@ from . import output as out_files
 from .errors import BadInput
 from .recipe import Recipe, flag, resolve
 from .rows import TrialRow
-from .trials import Trial, grid, trial_labels
+from .trials import Trial, failed, grid, trial_labels
 
 # Executor options, and the executor each belongs to: given under another, they are refused.
 EXECUTOR_OPTIONS = {"jobs": "process", "address": "ray", "cpus_per_trial": "ray", "gpus_per_trial": "ray"}
@@ -67,10 +67,11 @@ def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int
 
 def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, seeds=None, repeats=None,
          seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
-         cache_budget_mb=None, executor: str = "local", executor_given: dict | None = None,
-         plugins=(), max_params=None, max_gmacs=None) -> Plan:
-    """The checked plan: backbones, datasets and their recipes (``given`` > the dataset's
-    recommendation > the default), seeds, executor and output. Any bad input raises BadInput."""
+         cache_budget_mb=None, executor: str = "local", jobs=None, address=None, cpus_per_trial=None,
+         gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None, max_gmacs=None) -> Plan:
+    """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
+    dataset's recommendation > the default), seeds, executor and output. An executor option
+    left None is not given. Any bad input raises BadInput."""
     from .datasets import parse_dataset_specs
     from .executors import EXECUTORS, ExecutorOptions
     from .listing import choose
@@ -79,7 +80,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
 
     load_plugins(tuple(plugins))
     names = [backbones] if isinstance(backbones, str) else list(backbones or [])
-    cards = [get_backbone(name) for name in choose(names, max_params=max_params, max_gmacs=max_gmacs)]
+    cards = [get_backbone(name) for name in choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)]
     specs = parse_dataset_specs(dataset)
     recipes, applied = {}, {}
     for spec in specs:  # each dataset under its own recommendations
@@ -94,7 +95,8 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
                 check_input_size(card, recipe.input_size)
     if executor not in EXECUTORS:
         raise BadInput(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}.")
-    executor_given = executor_given or {}
+    executor_given = {name: value for name, value in (("jobs", jobs), ("address", address),
+                      ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if value is not None}
     for name in executor_given:
         if EXECUTOR_OPTIONS[name] != executor:
             raise BadInput(f"{flag(name)} applies to --executor {EXECUTOR_OPTIONS[name]} only: add "
@@ -126,8 +128,9 @@ def check_weights(weights, cards) -> None:
 
 def earlier_run(folder: Path) -> tuple[list[TrialRow], dict[str, dict]]:
     """The rows and learning curves an earlier run left in ``folder`` (none when it left nothing)."""
+    fix = "move it away to run every trial again, or resume into another --output folder."
+
     def read(path, empty, shape):
-        fix = "move it away to run every trial again, or resume into another --output folder."
         try:
             data = json.loads(path.read_text()) if path.is_file() else empty
         except json.JSONDecodeError as exc:
@@ -147,8 +150,7 @@ def earlier_run(folder: Path) -> tuple[list[TrialRow], dict[str, dict]]:
             row = TrialRow.from_dict(data)
             json.loads(row.recipe) if row.recipe else None
         except (TypeError, ValueError) as exc:
-            raise BadInput(f"{folder / 'results.json'} is not what zoo writes ({exc}): move it away to run every "
-                           "trial again, or resume into another --output folder.") from None
+            raise BadInput(f"{folder / 'results.json'} is not what zoo writes ({exc}): {fix}") from None
         row.seed = 0 if row.seed is None else row.seed
         row.trial = row.trial or f"{row.backbone}|{row.dataset}|seed {row.seed}"
         earlier.append(row)
@@ -236,7 +238,6 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     from .executors import finishing, run_trials
     from .registry import get_backbone
     from .report import write_results
-    from .trials import failed
 
     earlier, histories = earlier_run(plan.output) if plan.resume else ([], {})
     done = _done(plan, earlier, console.print) if plan.resume else set()

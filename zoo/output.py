@@ -35,9 +35,13 @@ def _free(folder: Path) -> str:
         return "free space unknown"
 
 
+def _reason(exc: OSError) -> str:
+    """What the system said, without Python's "[Errno 28]" and file name around it."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 def write_error(path: Path, exc: OSError) -> WriteError:
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    return WriteError(f"could not write {path}: {reason} ({_free(path.parent)}).")
+    return WriteError(f"could not write {path}: {_reason(exc)} ({_free(path.parent)}).")
 
 
 @contextmanager
@@ -95,8 +99,7 @@ def check_folder(folder: Path, flag: str = "--output") -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise BadInput(f"{flag} {folder} cannot be written ({reason}): choose a folder you can write to.") from None
+        raise BadInput(f"{flag} {folder} cannot be written ({_reason(exc)}): choose a folder you can write to.") from None
     return folder
 
 
