@@ -88,8 +88,8 @@ def write_results(rows, histories: dict[str, dict], folder: Path) -> None:
     (per-epoch curves by trial key, for --resume), curves.png and tradeoff.png in ``folder``
     (rewritten each time, each file whole or not at all). The plots are drawn once there is
     something to draw. A file that cannot be written raises ``zoo.output.WriteError``."""
+    frame = results_frame(rows)  # TrialRows go straight into the frame; dicts are typed on the way
     rows = _dicts(rows)
-    frame = results_frame(rows)
     _write_frame(frame, folder, "results")
     _write_frame(summary_frame(rows), folder, "summary")
     write_text(folder / "histories.json", json.dumps(finite(histories), allow_nan=False) + "\n")
