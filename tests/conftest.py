@@ -43,6 +43,18 @@ def plugin_state():
         warnings.showwarning = show  # the CLI routes warnings through rich
 
 
+@pytest.fixture(autouse=True)
+def feature_store(tmp_path_factory, monkeypatch):
+    """Each test its own feature store (``ZOO_CACHE``), so no test reads another's features and
+    nothing is left in the user's cache."""
+    from zoo import harness
+
+    root = tmp_path_factory.mktemp("zoo-cache")
+    monkeypatch.setenv("ZOO_CACHE", str(root))
+    harness._timings.clear()
+    return root
+
+
 @pytest.fixture
 def run_zoo(monkeypatch):
     """Run a ``zoo`` command in this process through click's CliRunner (``env`` set for its

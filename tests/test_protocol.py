@@ -110,13 +110,22 @@ def test_training_changes_only_what_is_not_frozen(data, tmp_path):
         assert unchanged == (weight.path not in trainable), weight.path
 
 
-def test_a_cache_over_budget_streams_instead(data, tmp_path):
-    trial = Trial("tiny", "cifar10", 0, Recipe(weights=None, epochs=1, batch_size=16), folder=str(tmp_path),
-                  cache_budget_mb=0.01)
-    notes = []
-    row = run_backbone(zoo.get_backbone("tiny"), Splits.from_data(data, 0.2, 60), trial, say=notes.append).row
-    assert row.feature_cache.startswith("streamed (features need")
-    assert notes and "streaming images instead" in notes[0]
+@pytest.mark.parametrize("store", [True, False])
+def test_features_over_budget_train_memory_mapped(data, tmp_path, store):
+    # Features larger than the memory budget stay on disk (the store's entry, or a throwaway file
+    # with --no-store) and training reads them in batches: it trains, it does not stream images.
+    splits = Splits.from_data(data, 0.2, 60)
+    recipe = Recipe(weights=None, epochs=2, batch_size=16)
+    over = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "cifar10", 0, recipe, cache_budget_mb=0.01,
+                                                                store=store)).row
+    assert over.feature_cache.startswith("memory-mapped at pool2 (features need")
+    assert over.feature_store == ("miss" if store else None)
+    within = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "cifar10", 0, recipe, store=store)).row
+    assert within.feature_cache.startswith("cached at pool2")
+    assert within.feature_store == ("hit" if store else None)
+    # The same features and the same head: only the order of the batches differs.
+    assert over.status == within.status == "ok"
+    assert abs(over.test_accuracy - within.test_accuracy) <= 0.25
 
 
 def test_ctrl_c_keeps_what_finished(data, tmp_path):

@@ -12,7 +12,7 @@ from rich.console import Console
 
 def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, seeds=None,
             repeats: int | None = None, seed: int = 0, resume: bool = False, overwrite: bool = False,
-            cache: bool = True, cache_budget_mb: float | None = None, executor: str = "local",
+            cache: bool = True, cache_budget_mb: float | None = None, store: bool = True, executor: str = "local",
             jobs: int | None = None, address: str | None = None, cpus_per_trial: float | None = None,
             gpus_per_trial: float | None = None, plugins=(), progress: bool = True, max_params=None,
             max_gmacs: float | None = None, **recipe):
@@ -35,7 +35,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     console = Console(stderr=True, soft_wrap=True)
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
                    output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
-                   executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
+                   store=store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs)
     say_recommendations(checked, console)
     outcome = run(checked, console, progress)

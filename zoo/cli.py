@@ -232,7 +232,9 @@ def heads_command(as_json):
 @recipe_options
 @click.option("--no-cache", is_flag=True, help="Run the frozen layers on every step instead of caching their output.")
 @click.option("--cache-budget-mb", type=click.FloatRange(min=0), help="Memory for cached features "
-              "(default: half the available memory); above it zoo streams images instead.")
+              "(default: half the available memory); above it training reads them memory-mapped.")
+@click.option("--no-store", is_flag=True, help="Neither read nor keep features in the feature store "
+              "(`zoo cache info` says where it is).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seeds", metavar="S1,S2,...", help="Repeat every trial with each seed (overrides --seed).")
 @click.option("--repeats", type=click.IntRange(min=1), help="Seeds 0..N-1 (like --seeds 0,1,...,N-1).")
@@ -250,7 +252,7 @@ def heads_command(as_json):
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
-def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, seed, seeds, repeats, resume,
+def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, no_store, seed, seeds, repeats, resume,
                     overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
     """Fine-tune backbones NAME... (wildcards expand; or --all) on a dataset under one protocol and
     compare them. The plan (backbones, images, GMACs from the cards) is printed before training.
@@ -276,7 +278,7 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
         seeds=seeds, repeats=repeats, seed=seed,
         output=output or (None if resume else Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")),
         resume=resume,
-        overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, executor=executor, jobs=jobs,
+        overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, store=not no_store, executor=executor, jobs=jobs,
         address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         plugins=ctx.find_root().params.get("extra_plugins", ()))
     say_recommendations(checked, err)

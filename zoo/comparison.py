@@ -67,7 +67,7 @@ def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int
 
 def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, seeds=None, repeats=None,
          seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
-         cache_budget_mb=None, executor: str = "local", jobs=None, address=None, cpus_per_trial=None,
+         cache_budget_mb=None, store: bool = True, executor: str = "local", jobs=None, address=None, cpus_per_trial=None,
          gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None, max_gmacs=None) -> Plan:
     """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
     dataset's recommendation > the default), seeds, executor and output. An executor option
@@ -108,7 +108,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     seeds = seed_list(seeds, repeats, seed)
     output = None if output is None else out_files.check_folder(Path(output))
     trials = grid([card.name for card in cards], specs, seeds, recipes, output=output,
-                  data_dir=data_dir, plugins=plugins, cache=cache, cache_budget_mb=cache_budget_mb)
+                  data_dir=data_dir, plugins=plugins, cache=cache, cache_budget_mb=cache_budget_mb, store=store)
     return Plan(trials, ExecutorOptions(executor, **executor_given), output, resume, overwrite, applied,
                 specs, seeds)
 

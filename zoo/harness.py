@@ -19,10 +19,12 @@ import psutil
 
 from . import backend, timing
 from .datasets import ImageData
+from .features import MappedBatches, feature_key, frozen_features
 from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
 from .output import atomic_path
 from .recipe import Recipe
+from .store import FeatureStore, digest
 from .rows import TrialRow
 
 @dataclass
@@ -84,18 +86,27 @@ def make_optimizer(recipe: Recipe, lr: float | None = None):
     return keras.optimizers.SGD(learning_rate=lr, momentum=recipe.momentum)
 
 
-def cache_plan(assembled, n_images: int, cache: bool, budget_mb: float | None) -> tuple[bool, str]:
-    """Whether to cache the frozen features, and how the results should describe it."""
+def cache_plan(assembled, n_images: int, cache: bool, budget_mb: float | None) -> tuple[bool, bool, str]:
+    """Whether to cache the frozen features, whether they fit in memory (if not, training reads
+    them memory-mapped), and how the results should describe it."""
     if not cache:
-        return False, "off (--no-cache)"
+        return False, False, "off (--no-cache)"
     if assembled.frozen is None:
-        return False, f"off ({assembled.cut})"
+        return False, False, f"off ({assembled.cut})"
     need_mb = n_images * math.prod(assembled.frozen.output.shape[1:]) * 4 / 2**20
     if budget_mb is None:
         budget_mb = psutil.virtual_memory().available / 2**20 / 2
     if need_mb > budget_mb:
-        return False, f"streamed (features need {need_mb:,.0f} MB, budget {budget_mb:,.0f} MB)"
-    return True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
+        return True, False, f"memory-mapped at {assembled.cut} (features need {need_mb:,.0f} MB, budget {budget_mb:,.0f} MB)"
+    return True, True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
+
+
+def _data(x, y, batch_size: int, shuffle: bool) -> dict:
+    """Keyword arguments that hand ``x, y`` to Keras: as they are, or in batches read from a
+    memory map (features larger than memory)."""
+    if isinstance(x, np.memmap):
+        return {"x": MappedBatches(x, y, batch_size, shuffle, seed=int(np.random.randint(2**31)))}
+    return {"x": x, "y": y, "batch_size": batch_size}
 
 
 def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: str, progress,
@@ -116,20 +127,24 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     if progress is not None:
         steps = math.ceil(len(train[0]) / recipe.batch_size)
         callbacks.append(_ProgressCallback(progress, label, steps * epochs, epochs))
-    history = model.fit(*train, validation_data=val, epochs=epochs, batch_size=recipe.batch_size,
-                        callbacks=callbacks, verbose=0, shuffle=True)
+    val_data = _data(*val, recipe.batch_size, shuffle=False)
+    history = model.fit(**_data(*train, recipe.batch_size, shuffle=True), epochs=epochs, callbacks=callbacks,
+                        validation_data=val_data["x"] if "y" not in val_data else (val_data["x"], val_data["y"]),
+                        verbose=0, shuffle=True)
     if before is not None and not best.best > best_so_far:
         model.set_weights(before)
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=None):
+def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=None,
+                       features=None):
     """Train with the best epoch (on validation accuracy) kept, then evaluate it on the test split.
 
-    With ``use_cache`` the frozen part runs once per image and only the part after the
-    cut trains; its layers are the full model's, so the full model ends up trained too.
-    Returns ``(history, test_loss, test_accuracy, fit_seconds)``; ``fit_seconds`` counts the
-    feature extraction too, so it compares with and without the cache.
+    With ``use_cache`` the frozen part runs once per image (``features(part, x, y)`` gives its
+    output, from the feature store or computed; by default computed in memory) and only the
+    part after the cut trains; its layers are the full model's, so the full model ends up
+    trained too. Returns ``(history, test_loss, test_accuracy, fit_seconds)``; ``fit_seconds``
+    counts getting the features too, so it compares with and without the cache.
     """
     name = assembled.card.name
     start = time.perf_counter()  # fit time includes computing the cached features
@@ -137,13 +152,16 @@ def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: boo
     trained = assembled.model
     if use_cache:
         trained = assembled.trainable
-        sets = [(_features(assembled.frozen, x, recipe.batch_size, progress, f"{name} features ({part})"), y)
-                for (x, y), part in zip(sets, ("train", "val", "test"))]
+        if features is None:
+            def features(part, x, y):
+                return frozen_features(assembled.frozen, x, y, {}, None, batch_size=recipe.batch_size,
+                                       in_memory=True, progress=progress, label=f"{name} features ({part})")[0]
+        sets = [(features(part, x, y), y) for (x, y), part in zip(sets, ("train", "val", "test"))]
     train, val, test = sets
     history = _fit(trained, train, val, recipe, epochs=recipe.epochs, lr=recipe.lr, label=name,
                    progress=progress)
     fit_seconds = time.perf_counter() - start
-    test_loss, test_accuracy = trained.evaluate(*test, batch_size=recipe.batch_size, verbose=0)
+    test_loss, test_accuracy = trained.evaluate(**_data(*test, recipe.batch_size, shuffle=False), verbose=0)
     return history, float(test_loss), float(test_accuracy), fit_seconds
 
 
@@ -194,17 +212,28 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     freeze = "all" if two_stage and recipe.freeze == "recommended" else recipe.freeze
     assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size,
                          weights=recipe.weights, freeze=freeze, pooling=recipe.pooling,
-                         preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout)
+                         preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
+                         seed=trial.seed)
     model = assembled.model
     unfreeze = resolve_unfreeze(recipe.unfreeze_from, card, assembled.backbone, assembled.freeze_index) \
         if two_stage else None
     n_images = len(splits.x_train) + len(splits.x_val) + len(splits.x_test)
-    use_cache, cache_note = cache_plan(assembled, n_images, trial.cache, trial.cache_budget_mb)
-    if cache_note.startswith("streamed"):
-        say(f"{card.name}: feature cache {cache_note}; streaming images instead.")
+    use_cache, in_memory, cache_note = cache_plan(assembled, n_images, trial.cache, trial.cache_budget_mb)
+    store = FeatureStore() if trial.store else None
+    sources = []
+
+    def features(part, x, y):
+        key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="none",
+                          dataset=trial.dataset, split=part, limit=recipe.limit, val_split=recipe.val_split,
+                          x=x, y=y) if store else {}
+        array, source = frozen_features(assembled.frozen, x, y, key, store, batch_size=recipe.batch_size,
+                                        in_memory=in_memory, progress=progress,
+                                        label=f"{card.name} features ({part})", say=say)
+        sources.append(source)
+        return array
 
     history, test_loss, test_accuracy, fit_seconds = train_and_evaluate(assembled, splits, recipe,
-                                                                       use_cache, progress)
+                                                                       use_cache, progress, features)
     trainable = count_params(model.trainable_weights)  # stage one's, before any unfreezing
     finetune_trainable = None
     if two_stage:
@@ -230,8 +259,11 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
 
     # Timed on the full model (frozen part included), after the checkpoint is saved:
     # timing steps change the weights.
-    train_timing = timing.time_train_step(model, recipe.batch_size, splits.num_classes)
-    infer_timing = timing.time_infer_step(model, recipe.batch_size)
+    steps = step_timing(model, recipe.batch_size, splits.num_classes, store, {
+        "backbone": card.name, "params": int(model.count_params()), "trainable": count_params(model.trainable_weights),
+        "layers": len(model.layers), "data_shape": list(splits.image_shape), "input_size": size,
+        "batch_size": recipe.batch_size, "devices": str(trial.recipe.devices), "preprocess": recipe.preprocess,
+        "backend": backend.backend_name(), "device": backend.device_name(), "keras": keras.__version__})
 
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
@@ -244,16 +276,29 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         unfreeze_from=layers[unfreeze].name if two_stage else None, finetune_trainable_params=finetune_trainable,
         test_accuracy=test_accuracy, test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable,
-        train_step_ms=train_timing.median_ms, infer_images_per_s=infer_timing.images_per_s,
-        fit_seconds=fit_seconds, feature_cache=cache_note, model=trial.model_path(card.name) if saved else None)
+        train_step_ms=steps["train_step_ms"], infer_images_per_s=steps["infer_images_per_s"],
+        fit_seconds=fit_seconds, feature_cache=cache_note,
+        feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
     return Outcome(row, history)
 
 
-def _features(frozen, x, batch_size, progress, label):
-    callbacks = []
-    if progress is not None:
-        callbacks.append(_ProgressCallback(progress, label, math.ceil(len(x) / batch_size)))
-    return frozen.predict(x, batch_size=batch_size, verbose=0, callbacks=callbacks)
+_timings: dict[str, dict] = {}  # this process's step timings, by key
+
+
+def step_timing(model, batch_size: int, num_classes: int, store, key: dict) -> dict:
+    """The full model's median training step (ms) and inference images/s, measured once per
+    ``key`` (backbone, model size, input and batch size, device...): seeds change neither, so
+    the trials of a grid, and later runs through the store, reuse the first measurement."""
+    name = digest(key)
+    found = _timings.get(name) or (store.timing(key) if store is not None else None)
+    if found is None:
+        train = timing.time_train_step(model, batch_size, num_classes)
+        infer = timing.time_infer_step(model, batch_size)
+        found = {"train_step_ms": train.median_ms, "infer_images_per_s": infer.images_per_s}
+        if store is not None:
+            store.save_timing(key, found)
+    _timings[name] = found
+    return found
 
 
 def environment() -> dict:

@@ -21,6 +21,8 @@ import keras
 from .errors import BadInput
 from .layers import apply_freeze, resolve_freeze
 
+BACKBONE_SEED = 0  # random backbone weights come from this seed, whatever the trial's (see assemble)
+
 POOLING_LAYERS = {
     "flatten": keras.layers.Flatten,
     "avg": keras.layers.GlobalAveragePooling2D,
@@ -192,11 +194,20 @@ class Assembled:
 
 def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: str | None,
              freeze: str = "recommended", pooling: str = "recommended", preprocess: bool = True,
-             head: str = "dense", dropout: float = 0.5):
-    """The protocol's model for ``card`` on images of ``data_shape`` (height, width, channels)."""
+             head: str = "dense", dropout: float = 0.5, seed: int | None = None):
+    """The protocol's model for ``card`` on images of ``data_shape`` (height, width, channels).
+
+    With ``seed``, random backbone weights (``weights=None``) are drawn from ``BACKBONE_SEED``
+    and the head's from ``seed``: a random backbone is then one fixed backbone, like a
+    checkpoint, whose frozen features every seed shares (and the feature store keeps).
+    """
     pooling = card.pooling if pooling == "recommended" else pooling
     check_input_size(card, input_size)
+    if seed is not None:
+        keras.utils.set_random_seed(BACKBONE_SEED)
     backbone = build_backbone(card, input_size, weights)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     index = resolve_freeze(freeze, card, backbone)
     apply_freeze(backbone, index)
 

@@ -63,6 +63,7 @@ class TrialRow:
     infer_images_per_s: float | None = None
     fit_seconds: float | None = None
     feature_cache: str | None = None
+    feature_store: str | None = None  # hit: read from the feature store; miss: computed and stored
     model: str | None = None  # the saved model's path, relative to the output folder
     attempts: int | None = None  # 2: Ray ran it again after its worker died
     # Where it ran.

@@ -34,6 +34,7 @@ class Trial:
     plugins: tuple[str, ...] = ()  # --plugin specs, so a fresh process loads the same plugins
     cache: bool = True  # cache frozen features: faster, same result (a test checks that)
     cache_budget_mb: float | None = None  # default: half the memory available now
+    store: bool = True  # read and keep frozen features in the feature store (zoo.store)
 
     @property
     def key(self) -> str:
@@ -77,7 +78,7 @@ def trial_labels(trials) -> dict[str, str]:
 
 
 def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: dict[str, Recipe], *,
-         output=None, data_dir=None, plugins=(), cache=True, cache_budget_mb=None) -> list[Trial]:
+         output=None, data_dir=None, plugins=(), cache=True, cache_budget_mb=None, store=True) -> list[Trial]:
     """Every backbone x dataset x seed, each dataset under its recipe. With one dataset and one
     seed, each trial writes its model in the output folder itself, as a plain comparison does;
     otherwise in a sub-folder per trial. With no ``output``, no model is kept.
@@ -90,7 +91,7 @@ def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: d
         folder = data_dir if len(datasets) == 1 or reads_data_dir(dataset) else None
         trial = Trial(backbone, dataset, seed, recipes[dataset], None if output is None else str(output),
                       None if output is None else str(output), None if folder is None else str(folder),
-                      tuple(plugins), cache, cache_budget_mb)
+                      tuple(plugins), cache, cache_budget_mb, store)
         if nested and output is not None:
             trial = replace(trial, folder=str(Path(output) / trial.slug))
         trials.append(trial)
