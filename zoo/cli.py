@@ -299,6 +299,8 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
 
 from .benchmark.command import bench  # noqa: E402  (zoo bench lives in zoo/benchmark/)
 cli.add_command(bench)
+from .cache_command import cache  # noqa: E402  (zoo cache: the feature store)
+cli.add_command(cache)
 
 
 def main():  # pragma: no cover - for `python -m zoo`

@@ -89,13 +89,19 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
     if found is not None:
         features = found[0]
         return (np.array(features) if in_memory else features), "hit"
-    writer = store.writer(key, shape, y)
+    try:
+        writer = store.writer(key, shape, y)
+    except OSError as exc:  # a full disk or a read-only store: go on without it
+        say(f"{key['backbone']}: the feature store at {store.root} cannot be written "
+            f"({os.strerror(exc.errno) if exc.errno else exc}); computing the features without it.")
+        return frozen_features(extractor, x, y, key, None, batch_size=batch_size, in_memory=in_memory,
+                               progress=progress, label=label, say=say)[0], ""
     try:
         extract(extractor, x, batch_size, writer.features, progress, label)
     except BaseException:
         writer.abandon()
         raise
-    features = writer.commit()
+    features = writer.commit(say)
     return (np.array(features) if in_memory else features), "miss"
 
 

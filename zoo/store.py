@@ -91,18 +91,34 @@ class Writer:
         self.final = store.folder / digest(key)
         self.temp = store.folder / f".tmp-{self.final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.temp.mkdir(parents=True)
-        self.features = np.lib.format.open_memmap(self.temp / "features.npy", "w+", np.float32, shape)
-        np.save(self.temp / "labels.npy", np.asarray(labels, dtype=np.int64))
+        try:
+            self.features = np.lib.format.open_memmap(self.temp / "features.npy", "w+", np.float32, shape)
+            # The file is sparse until written: reserve its blocks now, so a full disk is an error
+            # here and not a SIGBUS halfway through the features.
+            with open(self.temp / "features.npy", "r+b") as f:
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            np.save(self.temp / "labels.npy", np.asarray(labels, dtype=np.int64))
+        except BaseException:
+            self.abandon()
+            raise
         self.start = time.perf_counter()
 
-    def commit(self) -> np.ndarray:
-        """Put the entry in place (another writer's, if it got there first) and return it memory-mapped."""
+    def commit(self, say=print) -> np.ndarray:
+        """Put the entry in place (another writer's, if it got there first) and return it
+        memory-mapped. Where it cannot be written, say so and return the features computed."""
         self.features.flush()
         meta = {"key": self.key, "shape": list(self.features.shape), "dtype": "float32",
                 "crc32": _crc(np.asarray(self.features)), "seconds": time.perf_counter() - self.start,
                 "created": time.time()}
+        try:
+            (self.temp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+        except OSError as exc:
+            features = self.features  # still readable once its file is removed (Linux keeps it)
+            self.abandon()
+            say(f"{self.key.get('backbone')}: the feature store entry could not be written "
+                f"({os.strerror(exc.errno) if exc.errno else exc}); the features are used without it.")
+            return features
         del self.features
-        (self.temp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
         try:
             os.rename(self.temp, self.final)  # atomic; fails when the entry is there already
         except OSError:

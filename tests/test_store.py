@@ -1,0 +1,146 @@
+"""The feature store: the key, safe writes, corrupt entries, eviction, and `zoo cache`."""
+
+import json
+import multiprocessing
+from dataclasses import replace
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.harness import Splits, run_backbone
+from zoo.recipe import Recipe
+from zoo.store import FeatureStore, digest
+from zoo.trials import Trial
+
+from .conftest import TINY_PLUGIN, registered
+from .dataset_files import write_cifar10
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_backbone():
+    from zoo.plugins import import_plugin
+
+    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return zoo.load_dataset("cifar10", write_cifar10(tmp_path_factory.mktemp("cifar"), n_train=80, n_test=20))
+
+
+RECIPE = Recipe(weights=None, epochs=1, batch_size=16)
+
+
+def run(data, recipe=RECIPE, seed=0, limit=None, say=print, **trial):
+    splits = Splits.from_data(data, recipe.val_split, limit if limit is not None else recipe.limit)
+    return run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "cifar10", seed, recipe, **trial), say=say).row
+
+
+def test_what_determines_the_features_is_the_key(data, tmp_path):
+    first = run(data)
+    assert first.feature_store == "miss" and first.status == "ok"
+    # What changes the training, not the frozen features: read from the store.
+    for same in (dict(seed=3), dict(recipe=replace(RECIPE, head="linear")), dict(recipe=replace(RECIPE, lr=1e-2)),
+                 dict(recipe=replace(RECIPE, optimizer="adam")), dict(recipe=replace(RECIPE, epochs=2))):
+        assert run(data, **same).feature_store == "hit", same
+    # A weights file, by its content: the same file is a hit, another file with other weights a miss.
+    keras.utils.set_random_seed(7)
+    weights = tmp_path / "tiny.weights.h5"
+    zoo.get_backbone("tiny").build((32, 32, 3), None).save_weights(weights)
+    with_file = replace(RECIPE, weights=str(weights))
+    assert run(data, with_file).feature_store == "miss"
+    assert run(data, with_file, seed=1).feature_store == "hit"
+    keras.utils.set_random_seed(8)
+    zoo.get_backbone("tiny").build((32, 32, 3), None).save_weights(weights)  # same path, other content
+    assert run(data, with_file).feature_store == "miss"
+    # Each part of the key changed on its own: a miss.
+    other_images = replace(data, x_train=data.x_train.copy())
+    other_images.x_train[-1, 0, 0, 0] ^= 1  # one pixel of one training image
+    for change in (dict(recipe=replace(RECIPE, preprocess=False)), dict(recipe=replace(RECIPE, input_size=40)),
+                   dict(recipe=replace(RECIPE, freeze="pool2")), dict(recipe=replace(RECIPE, val_split=0.25)),
+                   dict(limit=60), dict(data=other_images)):
+        assert run(**{"data": data, **change}).feature_store == "miss", change
+
+
+def test_no_store_neither_reads_nor_writes(data, feature_store):
+    row = run(data, store=False)
+    assert row.feature_store is None and row.feature_cache.startswith("cached at")
+    assert not list(feature_store.glob("features/*"))
+    assert run(data).feature_store == "miss"
+
+
+def test_a_corrupt_entry_is_said_and_computed_again(data, feature_store):
+    first = run(data)
+    entries = sorted((feature_store / "features").glob("[!.]*"))
+    assert len(entries) == 3  # train, validation and test
+    features = entries[0] / "features.npy"
+    blob = bytearray(features.read_bytes())
+    blob[-3] ^= 0xFF  # a flipped byte: the checksum catches it
+    features.write_bytes(bytes(blob))
+    truncated = entries[1] / "features.npy"
+    truncated.write_bytes(truncated.read_bytes()[:-100])
+    said = []
+    again = run(data, say=said.append)
+    assert again.feature_store == "miss"
+    assert sum("was unreadable" in line and "computing it again" in line for line in said) == 2, said
+    assert all("\n" not in line for line in said)
+    assert again.test_accuracy == pytest.approx(first.test_accuracy)  # the same features, computed again
+    assert run(data).feature_store == "hit"  # and whole again
+
+
+def _write_entry(root, barrier, results):
+    store = FeatureStore(root)
+    key = {"backbone": "concurrent", "split": "train"}
+    writer = store.writer(key, (400, 64), np.arange(400) % 3)
+    writer.features[:] = np.arange(400 * 64, dtype=np.float32).reshape(400, 64)
+    barrier.wait()  # both commit at once
+    results.put(float(writer.commit()[-1, -1]))
+
+
+def test_two_writers_of_one_entry_leave_one_whole_entry(tmp_path):
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_write_entry, args=(tmp_path, barrier, results)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert [results.get(timeout=5) for _ in workers] == [400 * 64 - 1] * 2
+    store = FeatureStore(tmp_path)
+    features, meta = store.open({"backbone": "concurrent", "split": "train"})
+    np.testing.assert_array_equal(features, np.arange(400 * 64, dtype=np.float32).reshape(400, 64))
+    assert [p.name for p in (tmp_path / "features").iterdir()] == [digest({"backbone": "concurrent", "split": "train"})]
+    # Plain NumPy reads an entry, as the README says.
+    labels = np.load(tmp_path / "features" / digest({"backbone": "concurrent", "split": "train"}) / "labels.npy")
+    assert labels.tolist() == (np.arange(400) % 3).tolist()
+
+
+def test_least_recently_used_entries_go_first(tmp_path):
+    store = FeatureStore(tmp_path, limit=3 * 400 * 256 * 4 + 3 * 10_000)  # room for three entries
+    for name in "abcd":
+        if name == "d":
+            store.open({"backbone": "a"})  # a used again: b is now the least recently used
+        writer = store.writer({"backbone": name}, (400, 256), np.zeros(400))
+        writer.features[:] = 1.0
+        writer.commit()
+    assert sorted(e.key["backbone"] for e in store.entries()) == ["a", "c", "d"]
+
+
+def test_zoo_cache_lists_and_clears(run_zoo, tmp_path, feature_store):
+    folder = write_cifar10(tmp_path / "cifar", n_train=40, n_test=10)
+    run_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--data-dir", folder, "--weights", "none", "--epochs", "1",
+            "--output", tmp_path / "out", check=0)
+    listed = json.loads(run_zoo("cache", "list", "--json", check=0).stdout)
+    assert sorted(row["split"] for row in listed) == ["test", "train", "val"]
+    assert {row["backbone"] for row in listed} == {"tiny"}
+    info = json.loads(run_zoo("cache", "info", "--json", check=0).stdout)
+    assert info["location"] == str(feature_store) and info["entries"] == 3
+    assert info["bytes"] == sum(row["bytes"] for row in listed)
+    assert "Removed 0 entries" in run_zoo("cache", "clear", "vgg*", check=0).stdout
+    assert "Removed 3 entries" in run_zoo("cache", "clear", check=0).stdout
+    assert json.loads(run_zoo("cache", "list", "--json", check=0).stdout) == []
+    assert "ZOO_CACHE_LIMIT_GB='lots'" in run_zoo("cache", "info", env={"ZOO_CACHE_LIMIT_GB": "lots"}, check=2).stderr
