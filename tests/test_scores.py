@@ -68,3 +68,21 @@ def test_logme_is_finite_when_the_features_fit_every_target_exactly(recwarn):
     f = rng.normal(size=(50, 400))
     assert np.isfinite(logme(f, y))
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_logme_is_finite_when_the_features_say_nothing_of_a_class(recwarn):
+    """A dead random backbone (features all zero), or one direction only: for a class the features
+    do not help with, the evidence approaches its limit as alpha grows (m -> 0). Without a bound
+    the fixed point overflowed; the limit is the evidence of y ~ N(0, 1 / beta), beta = N / |y|^2."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 64)
+    limit = []
+    for label in range(4):
+        t = (y == label).astype(float)
+        beta = len(t) / (t @ t)
+        limit.append((len(t) / 2 * np.log(beta) - beta / 2 * (t @ t) - len(t) / 2 * np.log(2 * np.pi)) / len(t))
+    assert logme(np.zeros((64, 16)), y) == pytest.approx(np.mean(limit), abs=1e-9)
+    nearly_flat = np.outer(np.ones(64), [2.0, 0.0]) + 1e-3 * rng.normal(size=(64, 2))
+    assert np.isfinite(logme(nearly_flat, y))
+    assert logme(nearly_flat, y) == pytest.approx(evidence_by_brute_force(nearly_flat, y), abs=1e-3)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

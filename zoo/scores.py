@@ -32,6 +32,7 @@ def logme(features, labels, *, tolerance: float = 1e-6, max_iterations: int = 10
     keep = s > 1e-10 * max(s.max(initial=0.0), 1e-300)  # the rank of F
     u, sigma = u[:, keep], s[keep] ** 2
     tiny = np.finfo(np.float64).tiny
+    scale = float(sigma.max(initial=0.0)) or 1.0  # the largest eigenvalue (1 for features all zero)
     evidences = []
     for label in range(int(y.max()) + 1):  # classes 0..C-1, as the labels number them
         target = (y == label).astype(np.float64)
@@ -49,7 +50,10 @@ def logme(features, labels, *, tolerance: float = 1e-6, max_iterations: int = 10
             alpha, beta = max(gamma, tiny) / max(m2, tiny), max(n - gamma, tiny) / max(residual, tiny)
             # Where they fit it exactly, the evidence rises to its limit as beta grows without
             # bound: stop at alpha / beta = 1e-12 of the largest eigenvalue, past any visible change.
-            beta = min(beta, alpha / (1e-12 * sigma.max()))
+            # Where they do not help at all, it rises to its limit as alpha grows (m -> 0): stop at
+            # alpha / beta = 1e12 of it, before the squares overflow.
+            beta = min(beta, alpha / (1e-12 * scale))
+            alpha = min(alpha, beta * 1e12 * scale)
             if abs(alpha / beta - ratio) <= tolerance * ratio:
                 break
         ratio = alpha / beta
