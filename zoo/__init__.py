@@ -1,6 +1,7 @@
 """zoo: compare pretrained Keras backbones for transfer learning, with plugins.
 
-The Python API: ``zoo.compare(...)`` and ``zoo.bench(...)`` return pandas DataFrames (zoo.api).
+The Python API: ``zoo.compare(...)``, ``zoo.rank(...)`` and ``zoo.bench(...)`` return pandas
+DataFrames (zoo.api); ``zoo.scores.logme(features, labels)`` scores features.
 The plugin API: ``zoo.hookimpl``, the cards ``zoo.Backbone``, ``zoo.Dataset`` and ``zoo.Head``,
 and the hooks in ``zoo.hookspecs``.
 
@@ -12,7 +13,7 @@ import importlib
 import wrapt
 
 from . import backend as _backend
-from .api import bench, compare
+from .api import bench, compare, rank
 from .card import Backbone, Dataset, Head
 from .datasets import ImageData, load_dataset
 from .errors import BadInput, ZooError
@@ -22,7 +23,7 @@ from .registry import get_backbone, get_dataset, get_head, list_backbones, list_
 
 __all__ = ["Backbone", "BadInput", "Dataset", "Head", "ImageData", "ZooError", "bench", "compare", "get_backbone",
            "get_dataset", "get_head", "hookimpl", "list_backbones", "list_datasets", "list_heads",
-           "load_dataset", "load_plugins", "pm", "Preprocess"]
+           "load_dataset", "load_plugins", "pm", "Preprocess", "rank"]
 
 # Whoever imports keras first (zoo or a plugin), TensorFlow's start-up lines stay off stderr.
 _backend.quiet_keras_import()

@@ -15,7 +15,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
             cache: bool = True, cache_budget_mb: float | None = None, store: bool = True, executor: str = "local",
             jobs: int | None = None, address: str | None = None, cpus_per_trial: float | None = None,
             gpus_per_trial: float | None = None, plugins=(), progress: bool = True, max_params=None,
-            max_gmacs: float | None = None, **recipe):
+            max_gmacs: float | None = None, top: int | None = None, rank_by: str = "logme", **recipe):
     """Fine-tune ``backbones`` (names or wildcards, or one) on ``dataset`` under one protocol; returns a
     DataFrame with the rows and columns of ``results.csv``, best test accuracy first.
 
@@ -36,7 +36,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
                    output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
                    store=store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
-                   gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs)
+                   gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
+                   top=top, rank_by=rank_by)
     say_recommendations(checked, console)
     outcome = run(checked, console, progress)
     if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too
@@ -46,11 +47,41 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     return frame
 
 
-def say_recommendations(plan, console: Console) -> None:
-    """Which of a dataset's recommended settings apply, so nobody is surprised by them."""
+def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, store: bool = True,
+         executor: str = "local", jobs: int | None = None, address: str | None = None,
+         cpus_per_trial: float | None = None, gpus_per_trial: float | None = None, plugins=(),
+         progress: bool = True, max_params=None, max_gmacs: float | None = None, **recipe):
+    """Rank ``backbones`` from their frozen features without training (``zoo rank``); returns a
+    DataFrame of rank.csv's rows, best LogME first. ``**recipe`` takes what shapes the features
+    (``weights``, ``input_size``, ``preprocess``, ``batch_size``, ``val_split``, ``limit``).
+    rank.json and rank.csv are written to ``output`` when it is given."""
+    import pandas as pd
+
+    from .comparison import plan
+    from .errors import BadInput
+    from .ranking import RankRow, rank as rank_plan
+    from .recipe import FEATURE_NAMES
+
+    unknown = sorted(set(recipe) - set(FEATURE_NAMES))
+    if unknown:
+        raise BadInput(f"rank takes no {', '.join(unknown)}: what shapes features is {', '.join(FEATURE_NAMES)}.")
+    console = Console(stderr=True, soft_wrap=True)
+    checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, output=output, store=store,
+                   executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
+                   gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs)
+    rows, code = rank_plan(checked, console, progress)
+    frame = pd.DataFrame([row.to_dict() for row in rows], columns=list(RankRow.__dataclass_fields__))
+    frame.attrs["exit_code"] = code
+    return frame
+
+
+def say_recommendations(plan, console: Console, only=None) -> None:
+    """Which of a dataset's recommended settings apply (of ``only``, when given), so nobody is
+    surprised by them."""
     from .recipe import flag
 
     for spec, applied in plan.applied.items():
+        applied = {k: v for k, v in applied.items() if only is None or k in only}
         if applied:
             flags = " ".join(f"{flag(key)} {value}" for key, value in applied.items())
             console.print(f"{spec}: using the dataset's recommended {flags} (give them to override).",

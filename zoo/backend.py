@@ -7,6 +7,7 @@ TensorFlow, JAX or PyTorch directly, and only when that backend is the one runni
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import platform
 import sys
@@ -65,6 +66,10 @@ class _QuietImport:
                 exec_module(module)
                 if "tensorflow" in sys.modules:  # keras on another backend leaves TensorFlow alone
                     sys.modules["tensorflow"].config.list_physical_devices()
+                    if not os.environ.get("ZOO_DEBUG"):
+                        # "N out of the last M calls ... triggered tf.function retracing": each backbone
+                        # is a new model to trace, as it should be; the advice is not for zoo's users.
+                        logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
         spec.loader.exec_module = quietly
         return spec

@@ -19,7 +19,7 @@ from rich.table import Table
 from . import plugins, registry
 from .errors import ZooError, one_line
 from .listing import selection_options
-from .recipe import recipe_options
+from .recipe import FEATURE_NAMES, feature_options, recipe_options
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
@@ -219,40 +219,71 @@ def heads_command(as_json):
     out.print(table)
 
 
+def _options(*options):
+    """Several click options as one decorator (shared by compare and rank)."""
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+data_options = _options(
+    click.option("--dataset", default="cifar10", show_default=True, metavar="NAME[:ARG][,...]",
+                 help="Registered datasets (`zoo datasets`), comma-separated: cifar10, cifar100[:coarse], mnist, "
+                      "fashion_mnist, folder:PATH, synthetic..."),
+    click.option("--data-dir", type=click.Path(path_type=Path),
+                 help="Read the dataset from local files in its published format (`zoo datasets` says which). "
+                      "Default: Keras's download and cache."))
+executor_options = _options(
+    click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
+                 help="Where trials run: this process, a fresh process each, or Ray tasks."),
+    click.option("--jobs", type=click.IntRange(min=1), help="--executor process: trials at a time (default 1)."),
+    click.option("--address", help="--executor ray: 'auto' or ray://host:port joins a cluster (default: a local Ray)."),
+    click.option("--cpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: CPUs each trial asks for "
+                 "(default 1)."),
+    click.option("--gpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: GPUs each trial asks for "
+                 "(default 0)."))
+no_store_option = click.option("--no-store", is_flag=True, help="Neither read nor keep features in the feature "
+                               "store (`zoo cache info` says where it is).")
+
+
+def _given_recipe(recipe: dict) -> dict:
+    """The recipe options given on the command line (the others are resolved by zoo.recipe)."""
+    ctx = click.get_current_context()
+    return {name: value for name, value in recipe.items() if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
+
+
+def _default_output() -> Path:
+    return Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
 @cli.command("compare")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
 @selection_options
-@click.option("--dataset", default="cifar10", show_default=True, metavar="NAME[:ARG][,...]",
-              help="Registered datasets (`zoo datasets`), comma-separated: cifar10, cifar100[:coarse], mnist, "
-                   "fashion_mnist, folder:PATH, synthetic...")
-@click.option("--data-dir", type=click.Path(path_type=Path),
-              help="Read the dataset from local files in its published format (`zoo datasets` says which). "
-                   "Default: Keras's download and cache.")
+@data_options
 @recipe_options
 @click.option("--no-cache", is_flag=True, help="Run the frozen layers on every step instead of caching their output.")
 @click.option("--cache-budget-mb", type=click.FloatRange(min=0), help="Memory for cached features "
               "(default: half the available memory); above it training reads them memory-mapped.")
-@click.option("--no-store", is_flag=True, help="Neither read nor keep features in the feature store "
-              "(`zoo cache info` says where it is).")
+@no_store_option
+@click.option("--top", type=click.IntRange(min=1), metavar="K", help="Rank the selection first (`zoo rank`) and "
+              "fine-tune only the K best.")
+@click.option("--rank-by", type=click.Choice(["logme", "knn"]), default="logme", show_default=True,
+              help="--top: the score that ranks.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seeds", metavar="S1,S2,...", help="Repeat every trial with each seed (overrides --seed).")
 @click.option("--repeats", type=click.IntRange(min=1), help="Seeds 0..N-1 (like --seeds 0,1,...,N-1).")
 @click.option("--resume", is_flag=True, help="Skip trials already finished in the --output folder under the "
               "same options; keep its other results.")
 @click.option("--overwrite", is_flag=True, help="Replace the results and models an earlier run left in --output.")
-@click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
-              help="Where trials run: this process, a fresh process each, or Ray tasks.")
-@click.option("--jobs", type=click.IntRange(min=1), help="--executor process: trials at a time (default 1).")
-@click.option("--address", help="--executor ray: 'auto' or ray://host:port joins a cluster (default: a local Ray).")
-@click.option("--cpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: CPUs each trial asks for "
-              "(default 1).")
-@click.option("--gpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: GPUs each trial asks for "
-              "(default 0).")
+@executor_options
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
-def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, no_store, seed, seeds, repeats, resume,
+def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, no_store, top,
+                    rank_by, seed, seeds, repeats, resume,
                     overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
     """Fine-tune backbones NAME... (wildcards expand; or --all) on a dataset under one protocol and
     compare them. The plan (backbones, images, GMACs from the cards) is printed before training.
@@ -271,12 +302,10 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
     if all_ and names:
         raise click.UsageError("give backbone names or --all, not both.")
     ctx = click.get_current_context()
-    given = {name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     checked = plan(
         names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
-        given={name: value for name, value in recipe.items() if name in given}, data_dir=data_dir,
-        seeds=seeds, repeats=repeats, seed=seed,
-        output=output or (None if resume else Path("zoo-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")),
+        given=_given_recipe(recipe), data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
+        output=output or (None if resume else _default_output()), top=top, rank_by=rank_by,
         resume=resume,
         overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, store=not no_store, executor=executor, jobs=jobs,
         address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
@@ -286,15 +315,66 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
         outcome = run(checked, err)
     rows = [row.to_dict() for row in outcome.rows]
+    tau = _agreement(checked.output)
     if as_json:
         _emit_json(rows)
     elif len({(row["dataset"], row["seed"]) for row in rows}) > 1:  # a grid (a resumed one too)
-        out.print(summary_table(rows))
+        out.print(summary_table(rows, note=tau))
     else:
-        out.print(results_table(rows))
+        out.print(results_table(rows, note=tau))
         err.print(f"Results in {checked.output}/ (results.json, results.csv, curves.png, tradeoff.png)",
                   highlight=False)
     sys.exit(outcome.code)
+
+
+def _agreement(folder) -> str:
+    """How well the folder's rank scores ranked its fine-tuned backbones (zoo.ranking), for a caption."""
+    if folder is None:
+        return ""
+    from .ranking import agreement_caption, write_agreement
+
+    return agreement_caption(write_agreement(folder))
+
+
+@cli.command("rank")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
+@selection_options
+@data_options
+@feature_options
+@no_store_option
+@executor_options
+@click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON, best first, instead of the table.")
+def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store, executor, jobs, address,
+                 cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
+    """Rank backbones NAME... (or --all) from their frozen features, without training: LogME and a
+    5-nearest-neighbour accuracy on each backbone's pooled features of the training split
+    (features from the feature store, or extracted and stored). rank.json and rank.csv go to
+    the output folder; with fine-tuned results there too, agreement.json says how well each
+    score ranked them (Kendall's tau)."""
+    from contextlib import nullcontext, redirect_stdout
+
+    from .api import say_recommendations
+    from .comparison import plan
+    from .ranking import rank, rank_table
+
+    if all_ and names:
+        raise click.UsageError("give backbone names or --all, not both.")
+    checked = plan(names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
+                   given=_given_recipe(recipe), data_dir=data_dir, output=output or _default_output(),
+                   store=not no_store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
+                   gpus_per_trial=gpus_per_trial, plugins=click.get_current_context().find_root().params.get(
+                       "extra_plugins", ()))
+    say_recommendations(checked, err, only=FEATURE_NAMES)
+    with redirect_stdout(sys.stderr) if as_json else nullcontext():
+        rows, code = rank(checked, err)
+    if as_json:
+        _emit_json([row.to_dict() for row in rows])
+    else:
+        out.print(rank_table(rows, _agreement(checked.output)))
+        err.print(f"Ranking in {checked.output}/ (rank.json, rank.csv)", highlight=False)
+    sys.exit(code)
 
 
 from .benchmark.command import bench  # noqa: E402  (zoo bench lives in zoo/benchmark/)

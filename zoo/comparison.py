@@ -39,6 +39,8 @@ class Plan:
     applied: dict = field(default_factory=dict)  # dataset -> the recommendations it applied
     datasets: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    top: int | None = None  # rank the backbones first and fine-tune the ``top`` best (zoo.ranking)
+    rank_by: str = "logme"
 
 
 @dataclass
@@ -68,7 +70,8 @@ def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int
 def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, seeds=None, repeats=None,
          seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
          cache_budget_mb=None, store: bool = True, executor: str = "local", jobs=None, address=None, cpus_per_trial=None,
-         gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None, max_gmacs=None) -> Plan:
+         gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None, max_gmacs=None,
+         top: int | None = None, rank_by: str = "logme") -> Plan:
     """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
     dataset's recommendation > the default), seeds, executor and output. An executor option
     left None is not given. Any bad input raises BadInput."""
@@ -105,12 +108,18 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
         raise BadInput("give --resume (keep the earlier results) or --overwrite (replace them), not both.")
     if resume and output is None:
         raise BadInput("--resume needs --output FOLDER: the folder of the run to resume.")
+    from .ranking import RANK_BY
+
+    if rank_by not in RANK_BY:
+        raise BadInput(f"--rank-by {rank_by!r}: choose one of {', '.join(RANK_BY)}.")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise BadInput(f"--top {top!r}: give the number of backbones to fine-tune (1 or more).")
     seeds = seed_list(seeds, repeats, seed)
     output = None if output is None else out_files.check_folder(Path(output))
     trials = grid([card.name for card in cards], specs, seeds, recipes, output=output,
                   data_dir=data_dir, plugins=plugins, cache=cache, cache_budget_mb=cache_budget_mb, store=store)
     return Plan(trials, ExecutorOptions(executor, **executor_given), output, resume, overwrite, applied,
-                specs, seeds)
+                specs, seeds, top, rank_by)
 
 
 def check_weights(weights, cards) -> None:
@@ -200,7 +209,7 @@ def load_data(spec: str, data_dir, console: Console):
         return load_dataset(spec, data_dir)
 
 
-def _check_splits(spec: str, data, recipe: Recipe) -> None:
+def check_splits(spec: str, data, recipe: Recipe) -> None:
     from .harness import Splits
 
     splits = Splits.from_data(data, recipe.val_split, recipe.limit)
@@ -234,6 +243,22 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
         return _run(plan, console, progress)
 
 
+def _top(plan: Plan, todo: list[Trial], data: dict, console: Console, show_progress: bool) -> list[Trial]:
+    """--top K: rank every planned backbone (features from the store where it has them) and keep
+    the trials of the K best per dataset."""
+    from .ranking import RANK_BY, as_rank_trials, best_first, rank_trials
+
+    ranked, _ = rank_trials(as_rank_trials(plan.trials), data, plan.executor, console, show_progress, plan.output)
+    keep = {}
+    for dataset in plan.datasets:
+        order = [r for r in best_first([r for r in ranked if r.dataset == dataset], RANK_BY[plan.rank_by])
+                 if r.status == "ok"]
+        keep[dataset] = [r.backbone for r in order[:plan.top]]
+        console.print(f"{dataset}: ranked by {plan.rank_by}, fine-tuning the {len(keep[dataset])} best of "
+                      f"{len(order)}: {', '.join(keep[dataset])}.", highlight=False)
+    return [t for t in todo if t.backbone in keep.get(t.dataset, [])]
+
+
 def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     from .executors import finishing, run_trials
     from .registry import get_backbone
@@ -251,7 +276,11 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     for trial in todo:  # each dataset read once
         if trial.dataset not in data:
             data[trial.dataset] = load_data(trial.dataset, trial.data_dir, console)
-            _check_splits(trial.dataset, data[trial.dataset], trial.recipe)
+            check_splits(trial.dataset, data[trial.dataset], trial.recipe)
+    if plan.top is not None and todo:
+        todo = _top(plan, todo, data, console, show_progress)
+        rerun = {t.key for t in todo}
+        replaced = {key: row for key, row in replaced.items() if key in rerun}
 
     if todo:
         from .listing import plan_line

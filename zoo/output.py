@@ -21,7 +21,7 @@ from .errors import BadInput, ZooError
 LOCK = ".zoo.lock"
 # What a run leaves in its folder (besides models): what --overwrite replaces.
 RESULT_FILES = ("results.json", "results.csv", "summary.json", "summary.csv", "histories.json",
-                "curves.png", "tradeoff.png")
+                "curves.png", "tradeoff.png", "agreement.json")
 
 
 class WriteError(ZooError):

@@ -139,9 +139,10 @@ def resolve(given: dict, dataset: str) -> tuple[Recipe, dict]:
     return recipe_from({**applied, **given}), applied
 
 
-def recipe_options(command):
-    """Decorate a click command with one option per recipe field (the command gets them as keywords)."""
-    for spec in reversed(fields(Recipe)):
+def recipe_options(command, names=NAMES):
+    """Decorate a click command with one option per recipe field (or those ``names``); the command
+    gets them as keywords."""
+    for spec in reversed([f for f in fields(Recipe) if f.name in names]):
         meta = spec.metadata
         if meta["type"] is bool:
             command = click.option(meta["flag"], spec.name, default=spec.default, show_default=True,
@@ -151,3 +152,11 @@ def recipe_options(command):
                                show_default=spec.default is not None, metavar=meta["metavar"],
                                help=meta["help"] or None)(command)
     return command
+
+
+# What determines frozen features, and so a ranking (zoo rank): the rest of the recipe trains.
+FEATURE_NAMES = ("weights", "batch_size", "val_split", "limit", "input_size", "preprocess")
+
+
+def feature_options(command):
+    return recipe_options(command, FEATURE_NAMES)

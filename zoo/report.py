@@ -99,6 +99,9 @@ def write_results(rows, histories: dict[str, dict], folder: Path) -> None:
                     folder / "curves.png")
     if (frame["status"] == "ok").any():
         plot_tradeoff(frame, folder / "tradeoff.png")
+    from .ranking import write_agreement
+
+    write_agreement(folder, result_rows=rows)  # with rank scores in the folder too: how well they ranked
 
 
 def curve_labels(rows: list[dict]) -> dict[str, str]:
@@ -190,7 +193,8 @@ def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
     return text
 
 
-def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds"):
+def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds",
+                  note: str = ""):
     """The grid summarised per backbone and dataset (and options, where they differ); trials
     that failed are counted apart."""
     rows = _dicts(rows)
@@ -198,7 +202,7 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     summary = _summarise(labelled)
     failures = pd.DataFrame([r for r in labelled if r.get("status") != "ok"], columns=[*SUMMARY_KEYS, "error"])
     show_options = bool(summary["options"].any() or failures["options"].any())
-    table = Table(title=title, caption=_caption(rows))
+    table = Table(title=title, caption=_caption(rows) + (f"\n{note}" if note else ""))
     for column in ("backbone", "dataset", "options", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
         if column != "options" or show_options:
             table.add_column(column, justify="left" if column in ("backbone", "dataset", "options") else "right")
@@ -242,13 +246,13 @@ def _caption(rows: list[dict]) -> str:
             f"backend {first.get('backend', '?')}")
 
 
-def results_table(rows: list[dict], title: str = "zoo compare") -> Table:
+def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") -> Table:
     """The comparison as a rich table, best test accuracy first; failed backbones show their error."""
     rows = _dicts(rows)
     records = results_frame(rows).to_dict("records")
     options = option_labels(records)
     show_options = any(options)  # a resumed folder holding runs under other options
-    table = Table(title=title, caption=_caption(rows))
+    table = Table(title=title, caption=_caption(rows) + (f"\n{note}" if note else ""))
     table.add_column("backbone")
     if show_options:
         table.add_column("options")

@@ -35,6 +35,7 @@ class Trial:
     cache: bool = True  # cache frozen features: faster, same result (a test checks that)
     cache_budget_mb: float | None = None  # default: half the memory available now
     store: bool = True  # read and keep frozen features in the feature store (zoo.store)
+    task: str = "compare"  # compare: fine-tune (zoo.harness); rank: score frozen features (zoo.ranking)
 
     @property
     def key(self) -> str:
@@ -100,22 +101,27 @@ def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: d
 
 @dataclass
 class TrialResult:
-    row: TrialRow
+    row: TrialRow  # a compare trial's; a rank trial's is a zoo.ranking.RankRow
     history: dict
     bad_input: bool = False  # the failure was the user's input (exit code 2)
 
     def to_json(self) -> dict:
-        return {"row": self.row.to_dict(), "history": self.history, "bad_input": self.bad_input}
+        return {"row": self.row.to_dict(), "history": self.history, "bad_input": self.bad_input,
+                "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
 
     @classmethod
     def from_json(cls, data: dict) -> "TrialResult":
-        return cls(TrialRow.from_dict(data["row"]), data["history"], data["bad_input"])
+        from .ranking import RankRow
+
+        row = (RankRow if data.get("task") == "rank" else TrialRow).from_dict(data["row"])
+        return cls(row, data["history"], data["bad_input"])
 
 
 def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
     from .harness import trial_row
+    from .ranking import rank_row
 
-    return TrialResult(trial_row(trial, "failed", error), {}, bad_input)
+    return TrialResult((rank_row if trial.task == "rank" else trial_row)(trial, "failed", error), {}, bad_input)
 
 
 def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
@@ -126,6 +132,7 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
     """
     from .datasets import load_dataset
     from .harness import Splits, run_backbone
+    from .ranking import rank_backbone
     from .errors import one_line
     from .plugins import load_plugins
     from .registry import get_backbone
@@ -135,6 +142,8 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
         if data is None:
             data = load_dataset(trial.dataset, trial.data_dir)
         splits = Splits.from_data(data, trial.recipe.val_split, trial.recipe.limit)
+        if trial.task == "rank":
+            return TrialResult(rank_backbone(get_backbone(trial.backbone), splits, trial, progress, say), {})
         outcome = run_backbone(get_backbone(trial.backbone), splits, trial, progress, say)
     except KeyboardInterrupt:
         raise

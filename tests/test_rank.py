@@ -1,0 +1,119 @@
+"""zoo rank, compare --top K, and Kendall's tau between a ranking and fine-tuned accuracy."""
+
+import json
+
+import keras
+import pandas as pd
+import pytest
+
+import zoo
+from zoo.ranking import RankRow, agreement
+
+from .conftest import TINY_PLUGIN, registered
+from .dataset_files import write_cifar10
+
+
+class ThreeWidths:
+    """Three tiny backbones of different widths: enough for a ranking and its tau."""
+
+    @zoo.hookimpl
+    def register_backbones(self, register):
+        for name, width in (("tiny-2", 2), ("tiny-4", 4), ("tiny-8", 8)):
+            def build(shape, weights, width=width, name=name):
+                image = keras.Input(shape)
+                x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1")(image)
+                x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+                x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="conv2")(x)
+                return keras.Model(image, x, name=name)
+
+            register(zoo.Backbone(name=name, build=build, preprocess="tf", min_input_size=8, default_input_size=32,
+                                  freeze_layer="conv2", pooling="avg"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def backbones():
+    with registered(ThreeWidths(), "three-widths"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def cifar(tmp_path_factory):
+    return write_cifar10(tmp_path_factory.mktemp("cifar"), n_train=80, n_test=20)
+
+
+NAMES = ("tiny-2", "tiny-4", "tiny-8")
+ROW_KEYS = {"backbone", "logme", "knn_accuracy", "feature_dim", "extract_seconds", "score_seconds", "feature_store"}
+
+
+def test_rank_scores_every_backbone_best_first_and_writes_its_files(run_zoo, cifar, tmp_path):
+    args = ("rank", *NAMES, "--data-dir", cifar, "--weights", "none", "--output", tmp_path, "--json")
+    rows = json.loads(run_zoo(*args, check=0).stdout)
+    assert [row["backbone"] for row in rows] == sorted(NAMES, key=lambda n: -next(r["logme"] for r in rows
+                                                                                    if r["backbone"] == n))
+    assert all(ROW_KEYS <= set(row) and row["feature_store"] == "miss" for row in rows)
+    assert {row["backbone"]: row["feature_dim"] for row in rows} == {"tiny-2": 2, "tiny-4": 4, "tiny-8": 8}
+    assert json.loads((tmp_path / "rank.json").read_text()) == rows
+    assert pd.read_csv(tmp_path / "rank.csv")["backbone"].tolist() == [row["backbone"] for row in rows]
+    # Again: every feature from the store, the same scores.
+    again = json.loads(run_zoo(*args, check=0).stdout)
+    assert [row["feature_store"] for row in again] == ["hit"] * 3
+    assert [row["logme"] for row in again] == pytest.approx([row["logme"] for row in rows])
+    table = run_zoo(*args[:-1], check=0).stdout
+    assert "LogME" in table and "k-NN acc" in table and "tiny-8" in table
+
+
+def test_rank_runs_on_the_process_executor_too(run_zoo, cifar, tmp_path):
+    here = json.loads(run_zoo("rank", "tiny-4", "--data-dir", cifar, "--weights", "none", "--json",
+                              "--output", tmp_path / "a", check=0).stdout)
+    there = json.loads(run_zoo("--plugin", TINY_PLUGIN, "rank", "tiny", "--data-dir", cifar, "--weights", "none",
+                               "--json", "--executor", "process", "--output", tmp_path / "b", check=0).stdout)
+    assert here[0]["status"] == there[0]["status"] == "ok"
+    assert there[0]["backbone"] == "tiny" and there[0]["logme"] is not None
+
+
+def test_top_k_fine_tunes_exactly_the_k_best_and_reports_tau(run_zoo, cifar, tmp_path):
+    recipe = ("--data-dir", cifar, "--weights", "none", "--epochs", "3", "--optimizer", "adam", "--lr", "0.01")
+    result = run_zoo("compare", *NAMES, *recipe, "--top", "2", "--output", tmp_path, check=0)
+    ranked = json.loads((tmp_path / "rank.json").read_text())
+    assert len(ranked) == 3
+    tuned = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(row["backbone"] for row in tuned) == sorted(row["backbone"] for row in ranked[:2])
+    assert "fine-tuning the 2 best of 3" in result.stderr
+    # Two fine-tuned: no tau yet. The third fine-tuned into the same folder: tau over three.
+    assert not (tmp_path / "agreement.json").exists() or json.loads((tmp_path / "agreement.json").read_text()) == []
+    result = run_zoo("compare", ranked[2]["backbone"], *recipe, "--output", tmp_path, "--resume", check=0)
+    found = json.loads((tmp_path / "agreement.json").read_text())
+    assert {a["score"] for a in found} == {"logme", "knn_accuracy"}
+    assert all(a["n"] == 3 and -1 <= a["kendall_tau"] <= 1 and -1 <= a["weighted_tau"] <= 1 for a in found)
+    assert "LogME vs test accuracy (cifar10, 3 backbones): Kendall tau" in result.stdout
+
+
+def test_tau_matches_a_count_of_concordant_pairs():
+    # Scores 1 < 2 < 3 < 4 against accuracies that swap the last two: 5 concordant pairs, 1
+    # discordant, so Kendall's tau is (5 - 1) / 6.
+    ranks = [RankRow(name, "d", logme=score, knn_accuracy=score) for name, score in zip("abcd", (1, 2, 3, 4))]
+    results = [{"backbone": name, "dataset": "d", "status": "ok", "test_accuracy": acc}
+               for name, acc in zip("abcd", (0.1, 0.2, 0.4, 0.3))]
+    results.append({"backbone": "a", "dataset": "d", "status": "ok", "test_accuracy": 0.1})  # another seed
+    found = agreement(ranks, results)
+    assert found[0]["kendall_tau"] == pytest.approx(4 / 6)
+    assert found[0]["n"] == 4
+    # The weighted tau weighs the top of the ranking: the swap sits there, so it is lower.
+    assert found[0]["weighted_tau"] < found[0]["kendall_tau"]
+    assert agreement(ranks[:2], results) == []  # two backbones: no tau
+
+
+def test_repeats_share_features_and_step_timing(run_zoo, cifar, tmp_path):
+    run_zoo("compare", "tiny-4", "--data-dir", cifar, "--weights", "none", "--epochs", "1", "--repeats", "3",
+            "--output", tmp_path, check=0)
+    rows = sorted(json.loads((tmp_path / "results.json").read_text()), key=lambda r: r["seed"])
+    assert [row["feature_store"] for row in rows] == ["miss", "hit", "hit"]
+    assert len({row["train_step_ms"] for row in rows}) == 1  # measured once, for the first seed
+
+
+def test_the_python_api_ranks(cifar, tmp_path):
+    frame = zoo.rank(list(NAMES), data_dir=cifar, weights=None, progress=False)
+    assert frame["backbone"].tolist()[0] == frame.sort_values("logme", ascending=False)["backbone"].tolist()[0]
+    assert frame.attrs["exit_code"] == 0
+    with pytest.raises(zoo.BadInput, match="rank takes no epochs"):
+        zoo.rank("tiny-2", data_dir=cifar, epochs=3)
