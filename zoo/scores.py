@@ -28,15 +28,25 @@ def logme(features, labels, *, tolerance: float = 1e-6, max_iterations: int = 10
     n, d = f.shape
     if len(y) != n:
         raise ValueError(f"{n} feature rows but {len(y)} labels")
-    u, s, _ = np.linalg.svd(f, full_matrices=False)
-    keep = s > 1e-10 * max(s.max(initial=0.0), 1e-300)  # the rank of F
-    u, sigma = u[:, keep], s[keep] ** 2
+    onehot = (y[:, None] == np.arange(int(y.max()) + 1)).astype(np.float64)  # classes 0..C-1
+    if n > d:
+        # Many images: F^T F (D x D) is far cheaper than F's SVD, and u_i^T y = v_i^T F^T y / s_i.
+        # Eigenvalues below 1e-12 of the largest are rounding in F^T F, not directions of F.
+        sigma, v = np.linalg.eigh(f.T @ f)
+        keep = sigma > 1e-12 * max(sigma.max(initial=0.0), 1e-300)
+        sigma = sigma[keep]
+        projections = (v[:, keep].T @ (f.T @ onehot)) / np.sqrt(sigma)[:, None]
+    else:
+        u, s, _ = np.linalg.svd(f, full_matrices=False)
+        keep = s > 1e-10 * max(s.max(initial=0.0), 1e-300)  # the rank of F
+        sigma = s[keep] ** 2
+        projections = u[:, keep].T @ onehot
     tiny = np.finfo(np.float64).tiny
     scale = float(sigma.max(initial=0.0)) or 1.0  # the largest eigenvalue (1 for features all zero)
     evidences = []
-    for label in range(int(y.max()) + 1):  # classes 0..C-1, as the labels number them
-        target = (y == label).astype(np.float64)
-        z2 = (u.T @ target) ** 2
+    for label in range(onehot.shape[1]):
+        target = onehot[:, label]
+        z2 = projections[:, label] ** 2
         # The part of y no feature reaches (none at all when the features span every sample).
         outside = 0.0 if len(sigma) == n else max(float(target @ target - z2.sum()), 0.0)
         alpha, beta = 1.0, 1.0
