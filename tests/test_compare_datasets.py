@@ -53,7 +53,7 @@ def test_the_offline_synthetic_demo_beats_chance(run_zoo, tmp_path):
                      "--epochs", "2", "--output", tmp_path / "run", check=0)
     assert "synthetic data" in result.stdout, "the caption says plainly that the data is synthetic"
     [row] = json.loads((tmp_path / "run" / "results.json").read_text())
-    # Ten classes: chance is 10%. Over seeds 0-5 the tiny model reaches 26-38% here; twice chance
+    # Ten classes: chance is 10%. Over seeds 0-5 the tiny model reaches 25-39% here; twice chance
     # is a margin no seed comes near.
     assert row["status"] == "ok" and row["test_accuracy"] > 0.2, "ten classes: chance is 10%"
 
