@@ -75,6 +75,8 @@ def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_pa
     with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
         model = keras.saving.load_model(out / "tiny.keras")
     data = zoo.load_dataset("cifar10", cifar)
+    # Saved without its optimizer (--save-optimizer keeps it): compile to evaluate.
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     assert accuracy == pytest.approx(row["test_accuracy"], abs=1e-6)
 

@@ -81,13 +81,14 @@ def test_small_images_are_resized_inside_the_model():
 def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path):
     splits = Splits.from_data(data, 0.25, limit=64)
     card = zoo.get_backbone(name)
-    weights, results = {}, {}
+    weights, results, predictions = {}, {}, {}
     for cache in (True, False):
         keras.utils.clear_session()
         keras.utils.set_random_seed(3)
         built = assemble(card, (32, 32, 3), 10, input_size=32, weights=None)
         recipe = Recipe(weights=None, epochs=2, batch_size=16, optimizer="adam", lr=1e-3)
-        history, loss, accuracy, _ = train_and_evaluate(built, splits, recipe, use_cache=cache)
+        history, loss, accuracy, _, predicted = train_and_evaluate(built, splits, recipe, use_cache=cache)
+        predictions[cache] = predicted
         results[cache] = (history, loss, accuracy)
         weights[cache] = [keras.ops.convert_to_numpy(w) for w in built.model.weights]
     assert built.frozen is not None
@@ -95,6 +96,7 @@ def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path)
     for cached, full in zip(weights[True], weights[False]):
         np.testing.assert_allclose(cached, full, rtol=1e-4, atol=1e-5)
     assert results[True][1:] == pytest.approx(results[False][1:], rel=1e-4)
+    np.testing.assert_array_equal(predictions[True], predictions[False])  # the confusion matrix's input
     assert results[True][0]["val_loss"] == pytest.approx(results[False][0]["val_loss"], rel=1e-4)
 
 

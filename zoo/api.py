@@ -15,7 +15,9 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
             cache: bool = True, cache_budget_mb: float | None = None, store: bool = True, executor: str = "local",
             jobs: int | None = None, address: str | None = None, cpus_per_trial: float | None = None,
             gpus_per_trial: float | None = None, plugins=(), progress: bool = True, max_params=None,
-            max_gmacs: float | None = None, top: int | None = None, rank_by: str = "logme", **recipe):
+            max_gmacs: float | None = None, top: int | None = None, rank_by: str = "logme",
+            save_models: str = "best", save_optimizer: bool = False, mlflow: str | None = None,
+            experiment: str | None = None, tensorboard: bool = False, **recipe):
     """Fine-tune ``backbones`` (names or wildcards, or one) on ``dataset`` under one protocol; returns a
     DataFrame with the rows and columns of ``results.csv``, best test accuracy first.
 
@@ -37,7 +39,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                    output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
                    store=store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
-                   top=top, rank_by=rank_by)
+                   top=top, rank_by=rank_by, save_models=save_models, save_optimizer=save_optimizer,
+                   mlflow=mlflow, experiment=experiment, tensorboard=tensorboard)
     say_recommendations(checked, console)
     outcome = run(checked, console, progress)
     if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too
@@ -50,7 +53,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
 def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, store: bool = True,
          executor: str = "local", jobs: int | None = None, address: str | None = None,
          cpus_per_trial: float | None = None, gpus_per_trial: float | None = None, plugins=(),
-         progress: bool = True, max_params=None, max_gmacs: float | None = None, **recipe):
+         progress: bool = True, max_params=None, max_gmacs: float | None = None, mlflow: str | None = None,
+         experiment: str | None = None, **recipe):
     """Rank ``backbones`` from their frozen features without training (``zoo rank``); returns a
     DataFrame of rank.csv's rows, best LogME first. ``**recipe`` takes what shapes the features
     (``weights``, ``input_size``, ``preprocess``, ``batch_size``, ``val_split``, ``limit``).
@@ -68,7 +72,8 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, sto
     console = Console(stderr=True, soft_wrap=True)
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, output=output, store=store,
                    executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
-                   gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs)
+                   gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
+                   mlflow=mlflow, experiment=experiment)
     rows, code = rank_plan(checked, console, progress)
     frame = pd.DataFrame([row.to_dict() for row in rows], columns=list(RankRow.__dataclass_fields__))
     frame.attrs["exit_code"] = code

@@ -244,6 +244,11 @@ executor_options = _options(
                  "(default 1)."),
     click.option("--gpus-per-trial", type=click.FloatRange(min=0), help="--executor ray: GPUs each trial asks for "
                  "(default 0)."))
+mlflow_options = _options(
+    click.option("--mlflow", is_flag=False, flag_value="", default=None, metavar="[URI]",
+                 help="Log every trial as an MLflow run, to URI (default: MLFLOW_TRACKING_URI, which also turns "
+                      "this on when set). Needs pip install \"zoo[mlflow]\"."),
+    click.option("--experiment", metavar="NAME", help="--mlflow: the experiment (default: the dataset's name)."))
 no_store_option = click.option("--no-store", is_flag=True, help="Neither read nor keep features in the feature "
                                "store (`zoo cache info` says where it is).")
 
@@ -280,11 +285,19 @@ def _default_output() -> Path:
 @click.option("--overwrite", is_flag=True, help="Replace the results and models an earlier run left in --output.")
 @executor_options
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
+@click.option("--save-models", type=click.Choice(["best", "all", "none"]), default="best", show_default=True,
+              help="Keep the best trial's model per dataset, every trial's, or none.")
+@click.option("--save-optimizer", is_flag=True, help="Keep the optimizer's state in saved models (to train on "
+              "from them; larger).")
+@mlflow_options
+@click.option("--tensorboard", is_flag=True, help="Write each trial's TensorBoard logs under OUTPUT/tensorboard/ "
+              "(`tensorboard --logdir OUTPUT`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
 def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, no_store, top,
                     rank_by, seed, seeds, repeats, resume,
-                    overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
+                    overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, save_models,
+                    save_optimizer, mlflow, experiment, tensorboard, as_json, **recipe):
     """Fine-tune backbones NAME... (wildcards expand; or --all) on a dataset under one protocol and
     compare them. The plan (backbones, images, GMACs from the cards) is printed before training.
 
@@ -297,6 +310,7 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
 
     from .api import say_recommendations
     from .comparison import plan, run
+    from .html_report import command_line
     from .report import results_table, summary_table
 
     if all_ and names:
@@ -309,7 +323,9 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
         resume=resume,
         overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, store=not no_store, executor=executor, jobs=jobs,
         address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-        plugins=ctx.find_root().params.get("extra_plugins", ()))
+        plugins=ctx.find_root().params.get("extra_plugins", ()), save_models=save_models,
+        save_optimizer=save_optimizer, mlflow=mlflow, experiment=experiment, tensorboard=tensorboard,
+        command=command_line())
     say_recommendations(checked, err)
     # With --json, whatever else writes to stdout (Keras's "Downloading data from ...") goes to stderr.
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
@@ -322,8 +338,8 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
         out.print(summary_table(rows, note=tau))
     else:
         out.print(results_table(rows, note=tau))
-        err.print(f"Results in {checked.output}/ (results.json, results.csv, curves.png, tradeoff.png)",
-                  highlight=False)
+        err.print(f"Results in {checked.output}/ (report.html, results.json, results.csv, curves.png, "
+                  "tradeoff.png)", highlight=False)
     sys.exit(outcome.code)
 
 
@@ -345,9 +361,10 @@ def _agreement(folder) -> str:
 @no_store_option
 @executor_options
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
+@mlflow_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON, best first, instead of the table.")
 def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store, executor, jobs, address,
-                 cpus_per_trial, gpus_per_trial, output, as_json, **recipe):
+                 cpus_per_trial, gpus_per_trial, output, mlflow, experiment, as_json, **recipe):
     """Rank backbones NAME... (or --all) from their frozen features, without training: LogME and a
     5-nearest-neighbour accuracy on each backbone's pooled features of the training split
     (features from the feature store, or extracted and stored). rank.json and rank.csv go to
@@ -365,7 +382,7 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store
                    given=_given_recipe(recipe), data_dir=data_dir, output=output or _default_output(),
                    store=not no_store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=click.get_current_context().find_root().params.get(
-                       "extra_plugins", ()))
+                       "extra_plugins", ()), mlflow=mlflow, experiment=experiment)
     say_recommendations(checked, err, only=FEATURE_NAMES)
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
         rows, code = rank(checked, err)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import zipfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -41,6 +41,8 @@ class Plan:
     seeds: list[int] = field(default_factory=list)
     top: int | None = None  # rank the backbones first and fine-tune the ``top`` best (zoo.ranking)
     rank_by: str = "logme"
+    save_models: str = "best"  # best: only the best trial's model per dataset stays; all; none
+    command: str = ""  # what ran, for the report
 
 
 @dataclass
@@ -71,7 +73,9 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
          seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
          cache_budget_mb=None, store: bool = True, executor: str = "local", jobs=None, address=None, cpus_per_trial=None,
          gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None, max_gmacs=None,
-         top: int | None = None, rank_by: str = "logme") -> Plan:
+         top: int | None = None, rank_by: str = "logme", save_models: str = "best", save_optimizer: bool = False,
+         mlflow: str | None = None, experiment: str | None = None, tensorboard: bool = False,
+         command: str = "") -> Plan:
     """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
     dataset's recommendation > the default), seeds, executor and output. An executor option
     left None is not given. Any bad input raises BadInput."""
@@ -80,6 +84,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     from .listing import choose
     from .plugins import load_plugins
     from .registry import get_backbone, get_head
+    from .tracking import where_results_go
 
     load_plugins(tuple(plugins))
     names = [backbones] if isinstance(backbones, str) else list(backbones or [])
@@ -118,8 +123,9 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     output = None if output is None else out_files.check_folder(Path(output))
     trials = grid([card.name for card in cards], specs, seeds, recipes, output=output,
                   data_dir=data_dir, plugins=plugins, cache=cache, cache_budget_mb=cache_budget_mb, store=store)
+    trials = where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard)
     return Plan(trials, ExecutorOptions(executor, **executor_given), output, resume, overwrite, applied,
-                specs, seeds, top, rank_by)
+                specs, seeds, top, rank_by, save_models, command)
 
 
 def check_weights(weights, cards) -> None:
@@ -166,6 +172,15 @@ def earlier_run(folder: Path) -> tuple[list[TrialRow], dict[str, dict]]:
     return earlier, histories
 
 
+def read_confusions(folder: Path) -> dict:
+    """The confusion matrices an earlier run left (none when it left none, or not zoo's)."""
+    try:
+        found = json.loads((folder / "confusion.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def model_intact(path: Path) -> bool:
     """Whether a saved .keras model is a complete file (a zip whose directory, at its end, reads)."""
     try:
@@ -186,6 +201,9 @@ def _done(plan: Plan, earlier: list[TrialRow], say) -> set[str]:
         # A row with no recipe comes from a zoo that did not record one: taken as done, as it was then.
         if row.recipe not in (None, trial.recipe.fingerprint()):
             changed += 1
+            continue
+        if row.model is None and row.recipe is not None:  # its model was not kept (--save-models)
+            done.add(row.trial)
             continue
         model = plan.output / (row.model or trial.model_path(trial.backbone))
         if not model_intact(model):
@@ -265,6 +283,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     from .report import write_results
 
     earlier, histories = earlier_run(plan.output) if plan.resume else ([], {})
+    confusions = read_confusions(plan.output) if plan.resume else {}
     done = _done(plan, earlier, console.print) if plan.resume else set()
     todo = [t for t in plan.trials if t.key not in done]
     # Every earlier row stays (other seeds, datasets or backbones too); one run again stays until
@@ -306,7 +325,9 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         if plan.output is None:
             return
         try:
-            write_results([*rows, *replaced.values()], histories, plan.output)
+            if plan.save_models == "best":
+                out_files.keep_best_models([*rows, *replaced.values()], plan.output)
+            write_results([*rows, *replaced.values()], histories, plan.output, confusions, plan.command)
             unsaved = False
         except out_files.WriteError as exc:  # say it, keep the rows, and go on with the others
             console.print(f"[red]Error:[/] {escape(str(exc))} The results stay in memory and are written at the next "
@@ -345,6 +366,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
                 replaced.pop(trial.key, None)
                 rows.append(result.row)
                 histories[trial.key] = result.history
+                confusions[trial.key] = result.confusion
                 if result.row.status != "ok":
                     counts["failed"] += 1
                     console.print(f"[red]{escape(label(trial))} failed:[/] {escape(result.row.error or '')}",

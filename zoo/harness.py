@@ -41,14 +41,17 @@ class Splits:
     num_classes: int
     source: str = ""
     note: str = ""
+    class_names: list = field(default_factory=list)
 
     @classmethod
     def from_data(cls, data: ImageData, val_split: float, limit: int | None = None) -> "Splits":
         x, y = data.x_train[:limit], data.y_train[:limit]
         x_test, y_test = data.x_test[:limit], data.y_test[:limit]
         n_val = int(round(len(x) * val_split))
-        return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], x_test, y_test, data.image_shape,
-                   max(len(data.class_names), int(data.y_train.max()) + 1), data.source, data.note)
+        num_classes = max(len(data.class_names), int(data.y_train.max()) + 1)
+        names = [str(c) for c in data.class_names] + [str(i) for i in range(len(data.class_names), num_classes)]
+        return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], x_test, y_test, data.image_shape, num_classes,
+                   data.source, data.note, names)
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Outcome:
 
     row: dict
     history: dict = field(default_factory=dict)
+    confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
 
 
 class _ProgressCallback(keras.callbacks.Callback):
@@ -110,7 +114,7 @@ def _data(x, y, batch_size: int, shuffle: bool) -> dict:
 
 
 def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: str, progress,
-         best_so_far: float | None = None) -> dict:
+         best_so_far: float | None = None, log_dir: str | None = None) -> dict:
     """Compile and train ``model``, keeping the best epoch on validation accuracy (restored at the end).
 
     With ``best_so_far`` an epoch must beat it to be kept; when none does, the
@@ -124,6 +128,8 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs + 1,
                                          restore_best_weights=True)
     callbacks = [best]
+    if log_dir is not None:  # --tensorboard: Keras's own writer, one run per trial (and stage)
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir))
     if progress is not None:
         steps = math.ceil(len(train[0]) / recipe.batch_size)
         callbacks.append(_ProgressCallback(progress, label, steps * epochs, epochs))
@@ -137,7 +143,7 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
 
 
 def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=None,
-                       features=None):
+                       features=None, log_dir: str | None = None):
     """Train with the best epoch (on validation accuracy) kept, then evaluate it on the test split.
 
     With ``use_cache`` the frozen part runs once per image (``features(part, x, y)`` gives its
@@ -159,13 +165,28 @@ def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: boo
         sets = [(features(part, x, y), y) for (x, y), part in zip(sets, ("train", "val", "test"))]
     train, val, test = sets
     history = _fit(trained, train, val, recipe, epochs=recipe.epochs, lr=recipe.lr, label=name,
-                   progress=progress)
+                   progress=progress, log_dir=log_dir)
     fit_seconds = time.perf_counter() - start
     test_loss, test_accuracy = trained.evaluate(**_data(*test, recipe.batch_size, shuffle=False), verbose=0)
-    return history, float(test_loss), float(test_accuracy), fit_seconds
+    return history, float(test_loss), float(test_accuracy), fit_seconds, _predicted(trained, test[0], recipe)
 
 
-def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val: float, progress=None):
+def _predicted(model, x, recipe: Recipe) -> np.ndarray:
+    """The class ``model`` predicts for each of ``x`` (images or features)."""
+    data = _data(x, np.zeros(len(x), np.int64), recipe.batch_size, shuffle=False)
+    data.pop("y", None)
+    return np.asarray(model.predict(**data, verbose=0)).argmax(axis=-1)
+
+
+def confusion(labels, predicted, num_classes: int) -> list[list[int]]:
+    """Rows: the true class; columns: the predicted one. (One bincount; scikit-learn's
+    confusion_matrix would be a dependency for this line alone.)"""
+    counts = np.bincount(np.asarray(labels) * num_classes + predicted, minlength=num_classes**2)
+    return counts.reshape(num_classes, num_classes).tolist()
+
+
+def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val: float, progress=None,
+              log_dir: str | None = None):
     """Stage two: unfreeze the backbone from layer ``unfreeze`` and train end to end at ``finetune_lr``.
 
     BatchNormalization layers stay frozen, so they run in inference mode with their
@@ -180,11 +201,13 @@ def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val
     start = time.perf_counter()
     history = _fit(assembled.model, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val), recipe,
                    epochs=recipe.finetune_epochs, lr=recipe.finetune_lr,
-                   label=f"{assembled.card.name} fine-tune", progress=progress, best_so_far=best_val)
+                   label=f"{assembled.card.name} fine-tune", progress=progress, best_so_far=best_val,
+                   log_dir=log_dir)
     fit_seconds = time.perf_counter() - start
     test_loss, test_accuracy = assembled.model.evaluate(splits.x_test, splits.y_test,
                                                         batch_size=recipe.batch_size, verbose=0)
-    return history, float(test_loss), float(test_accuracy), fit_seconds
+    return history, float(test_loss), float(test_accuracy), fit_seconds, _predicted(assembled.model,
+                                                                                    splits.x_test, recipe)
 
 
 def run_backbone(card, splits: Splits, trial, progress=None, say=print) -> Outcome:
@@ -232,14 +255,15 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         sources.append(source)
         return array
 
-    history, test_loss, test_accuracy, fit_seconds = train_and_evaluate(assembled, splits, recipe,
-                                                                       use_cache, progress, features)
+    history, test_loss, test_accuracy, fit_seconds, predicted = train_and_evaluate(
+        assembled, splits, recipe, use_cache, progress, features, trial.tensorboard)
     trainable = count_params(model.trainable_weights)  # stage one's, before any unfreezing
     finetune_trainable = None
     if two_stage:
         best_val = max(history["val_accuracy"])
-        stage_two, test_loss, test_accuracy, seconds = fine_tune(assembled, splits, recipe, unfreeze,
-                                                                 best_val, progress)
+        stage_two, test_loss, test_accuracy, seconds, predicted = fine_tune(
+            assembled, splits, recipe, unfreeze, best_val, progress,
+            None if trial.tensorboard is None else str(Path(trial.tensorboard) / "finetune"))
         finetune_trainable = count_params(model.trainable_weights)
         fit_seconds += seconds
         history = {k: v + stage_two.get(k, []) for k, v in history.items()}
@@ -254,8 +278,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     if trial.folder is not None:
         saved = Path(trial.folder) / f"{card.name}.keras"
         saved.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(saved) as partial:  # a kill mid-save leaves no truncated model
-            model.save(partial)
+        keep_model(model, saved, trial.save_optimizer)
 
     # Timed on the full model (frozen part included), after the checkpoint is saved:
     # timing steps change the weights.
@@ -279,7 +302,23 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         train_step_ms=steps["train_step_ms"], infer_images_per_s=steps["infer_images_per_s"],
         fit_seconds=fit_seconds, feature_cache=cache_note,
         feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
-    return Outcome(row, history)
+    return Outcome(row, history, {"classes": splits.class_names,
+                                  "matrix": confusion(splits.y_test, predicted, splits.num_classes)})
+
+
+def keep_model(model, path: Path, optimizer_state: bool = False) -> None:
+    """Save ``model`` as ``path`` (.keras): compiled with its optimizer's state when asked,
+    otherwise its layers alone, uncompiled.
+
+    Keras's .keras format saves the optimizer's variables whenever the model is compiled
+    (``include_optimizer`` is for legacy .h5 only), and a model saved compiled with a fresh
+    optimizer warns on every load that its slots do not match: so the layers go alone, in a
+    model that shares them. It predicts as it is; compile it to evaluate or train on.
+    """
+    if not optimizer_state:
+        model = keras.Model(model.inputs, model.outputs, name=model.name)
+    with atomic_path(path) as partial:  # a kill mid-save leaves no truncated model
+        model.save(partial)
 
 
 _timings: dict[str, dict] = {}  # this process's step timings, by key

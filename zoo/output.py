@@ -21,7 +21,7 @@ from .errors import BadInput, ZooError
 LOCK = ".zoo.lock"
 # What a run leaves in its folder (besides models): what --overwrite replaces.
 RESULT_FILES = ("results.json", "results.csv", "summary.json", "summary.csv", "histories.json",
-                "curves.png", "tradeoff.png", "agreement.json")
+                "curves.png", "tradeoff.png", "agreement.json", "confusion.json", "per_class.csv", "report.html")
 
 
 class WriteError(ZooError):
@@ -149,3 +149,18 @@ def hold(folder: Path):
         handle.seek(0)
         handle.truncate()
         handle.close()  # releases the lock
+
+
+def keep_best_models(rows: list[TrialRow], folder: Path) -> None:
+    """--save-models best: of each dataset's finished trials, only the best one's model stays
+    (the best test accuracy; the first of equals); the others' are removed and their rows
+    say so (``model`` empty)."""
+    for dataset in dict.fromkeys(row.dataset for row in rows):
+        kept = [row for row in rows if row.dataset == dataset and row.status == "ok" and row.model]
+        if not kept:
+            continue
+        best = max(kept, key=lambda row: row.test_accuracy if row.test_accuracy is not None else -1)
+        for row in kept:
+            if row is not best:
+                (folder / row.model).unlink(missing_ok=True)
+                row.model = None

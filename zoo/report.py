@@ -83,25 +83,50 @@ def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
     write_text(folder / f"{stem}.csv", frame.to_csv(index=False))
 
 
-def write_results(rows, histories: dict[str, dict], folder: Path) -> None:
+def write_results(rows, histories: dict[str, dict], folder: Path, confusions: dict | None = None,
+                  command: str = "") -> None:
     """results.json/.csv (one row per trial), summary.json/.csv (over seeds), histories.json
-    (per-epoch curves by trial key, for --resume), curves.png and tradeoff.png in ``folder``
-    (rewritten each time, each file whole or not at all). The plots are drawn once there is
-    something to draw. A file that cannot be written raises ``zoo.output.WriteError``."""
+    (per-epoch curves by trial key, for --resume), confusion.json and per_class.csv (on the
+    test split), curves.png, tradeoff.png, agreement.json (with rank scores in the folder) and
+    report.html in ``folder`` (rewritten each time, each file whole or not at all). The plots
+    are drawn once there is something to draw. A file that cannot be written raises
+    ``zoo.output.WriteError``."""
+    from .html_report import write_report
+    from .ranking import write_agreement
+
     frame = results_frame(rows)  # TrialRows go straight into the frame; dicts are typed on the way
     rows = _dicts(rows)
+    confusions = {key: found for key, found in (confusions or {}).items()
+                  if found and key in {row.get("trial") for row in rows}}
     _write_frame(frame, folder, "results")
     _write_frame(summary_frame(rows), folder, "summary")
     write_text(folder / "histories.json", json.dumps(finite(histories), allow_nan=False) + "\n")
+    write_text(folder / "confusion.json", json.dumps(confusions) + "\n")
+    write_text(folder / "per_class.csv", per_class_frame(rows, confusions).to_csv(index=False))
     labels = curve_labels(rows)
     if any(histories.values()):
         plot_curves({labels.get(key, key): history for key, history in histories.items() if history},
                     folder / "curves.png")
     if (frame["status"] == "ok").any():
         plot_tradeoff(frame, folder / "tradeoff.png")
-    from .ranking import write_agreement
-
     write_agreement(folder, result_rows=rows)  # with rank scores in the folder too: how well they ranked
+    write_report(folder, rows, confusions, command)
+
+
+def per_class_frame(rows: list[dict], confusions: dict) -> pd.DataFrame:
+    """One row per trial and class: test images of the class, those predicted right, accuracy."""
+    records = []
+    for row in rows:
+        found = confusions.get(row.get("trial"))
+        if not found:
+            continue
+        for index, (name, counts) in enumerate(zip(found["classes"], found["matrix"])):
+            total = sum(counts)
+            records.append({"trial": row["trial"], "backbone": row["backbone"], "dataset": row["dataset"],
+                            "seed": row["seed"], "class": name, "images": total, "correct": counts[index],
+                            "accuracy": counts[index] / total if total else None})
+    return pd.DataFrame(records, columns=["trial", "backbone", "dataset", "seed", "class", "images", "correct",
+                                          "accuracy"])
 
 
 def curve_labels(rows: list[dict]) -> dict[str, str]:
@@ -144,17 +169,41 @@ def plot_curves(histories: dict[str, dict], path: Path) -> None:
     _save(fig, path)
 
 
+def pareto_front(cost, accuracy) -> list[int]:
+    """Indices of the points no other point beats on both (lower cost and higher accuracy, or
+    equal on one and better on the other), cheapest first."""
+    points = list(zip(cost, accuracy))
+    front = [i for i, (c, a) in enumerate(points)
+             if not any(c2 <= c and a2 >= a and (c2, a2) != (c, a) for c2, a2 in points)]
+    return sorted(front, key=lambda i: points[i][0])
+
+
 def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
-    """Test accuracy against training step time: one labelled point per backbone."""
+    """Test accuracy (%) against training step time, as the table reads them: a point per
+    trial sized by parameters, labelled inside the frame, and the Pareto front (nothing both
+    cheaper and more accurate) drawn through the points on it."""
     ok = frame[frame["status"] == "ok"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    ax.scatter(ok["train_step_ms"], ok["test_accuracy"])
-    for _, row in ok.iterrows():
-        ax.annotate(row["backbone"], (row["train_step_ms"], row["test_accuracy"]),
-                    textcoords="offset points", xytext=(5, 5))
-    ax.set(xlabel="train step (ms, median)", ylabel="test accuracy",
-           title="Accuracy against training cost")
+    cost = ok["train_step_ms"].astype(float).tolist()
+    accuracy = (ok["test_accuracy"].astype(float) * 100).tolist()
+    params = ok["total_params"].astype(float).tolist()
+    largest = max(params, default=1) or 1
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    ax.scatter(cost, accuracy, s=[40 + 400 * p / largest for p in params], alpha=0.6, edgecolor="black",
+               label="trial (area: parameters)")
+    front = pareto_front(cost, accuracy)
+    if front:
+        ax.plot([cost[i] for i in front], [accuracy[i] for i in front], "--", color="C3", drawstyle="steps-post",
+                label="Pareto front")
+    ax.margins(x=0.25, y=0.2)  # room for the labels inside the frame
+    ax.figure.canvas.draw()
+    middle = sum(ax.get_xlim()) / 2
+    for x, y, name in zip(cost, accuracy, ok["backbone"]):
+        right_half = x > middle  # label toward the middle, so it stays inside the frame
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(-8 if right_half else 8, 6),
+                    ha="right" if right_half else "left", fontsize=8, annotation_clip=True)
+    ax.set(xlabel="train step (ms, median)", ylabel="test accuracy (%)", title="Accuracy against training cost")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     _save(fig, path)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from pathlib import Path
 
@@ -35,6 +35,11 @@ class Trial:
     cache: bool = True  # cache frozen features: faster, same result (a test checks that)
     cache_budget_mb: float | None = None  # default: half the memory available now
     store: bool = True  # read and keep frozen features in the feature store (zoo.store)
+    save_models: str = "all"  # best, all or none (zoo.comparison keeps the best; none: folder is None)
+    save_optimizer: bool = False  # keep the optimizer's state in the saved model
+    mlflow: str | None = None  # log to MLflow at this tracking URI ("": MLflow's default); None: not
+    experiment: str | None = None  # the MLflow experiment (None: the dataset)
+    tensorboard: str | None = None  # the folder of this trial's TensorBoard logs (None: none)
     task: str = "compare"  # compare: fine-tune (zoo.harness); rank: score frozen features (zoo.ranking)
 
     @property
@@ -104,17 +109,18 @@ class TrialResult:
     row: TrialRow  # a compare trial's; a rank trial's is a zoo.ranking.RankRow
     history: dict
     bad_input: bool = False  # the failure was the user's input (exit code 2)
+    confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
 
     def to_json(self) -> dict:
         return {"row": self.row.to_dict(), "history": self.history, "bad_input": self.bad_input,
-                "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
+                "confusion": self.confusion, "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
 
     @classmethod
     def from_json(cls, data: dict) -> "TrialResult":
         from .ranking import RankRow
 
         row = (RankRow if data.get("task") == "rank" else TrialRow).from_dict(data["row"])
-        return cls(row, data["history"], data["bad_input"])
+        return cls(row, data["history"], data["bad_input"], data.get("confusion") or {})
 
 
 def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
@@ -143,11 +149,20 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
             data = load_dataset(trial.dataset, trial.data_dir)
         splits = Splits.from_data(data, trial.recipe.val_split, trial.recipe.limit)
         if trial.task == "rank":
-            return TrialResult(rank_backbone(get_backbone(trial.backbone), splits, trial, progress, say), {})
-        outcome = run_backbone(get_backbone(trial.backbone), splits, trial, progress, say)
+            result = TrialResult(rank_backbone(get_backbone(trial.backbone), splits, trial, progress, say), {})
+        else:
+            outcome = run_backbone(get_backbone(trial.backbone), splits, trial, progress, say)
+            result = TrialResult(outcome.row, outcome.history, confusion=outcome.confusion)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one trial failing must not lose the others
         error = str(exc) if isinstance(exc, ZooError) else one_line(exc)
-        return failed(trial, error, isinstance(exc, BadInput))
-    return TrialResult(outcome.row, outcome.history)
+        result = failed(trial, error, isinstance(exc, BadInput))
+    if trial.mlflow is not None:  # where the trial ran: a subprocess or a Ray worker logs its own run
+        from .tracking import log_trial
+
+        try:
+            log_trial(trial, result)
+        except Exception as exc:  # the result stands: it is in the output folder all the same
+            say(f"{trial.backbone}: could not log to MLflow ({one_line(exc)}).")
+    return result

@@ -1,0 +1,187 @@
+"""Where results go: report.html, confusion matrices, models kept on purpose, TensorBoard, MLflow."""
+
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from zoo.report import pareto_front
+
+from .conftest import TESTS
+from .dataset_files import write_cifar10
+
+GRID = TESTS / "plugins" / "grid.py"
+QUICK = ("--weights", "none", "--epochs", "2", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.003")
+
+
+@pytest.fixture(scope="module")
+def cifar(tmp_path_factory):
+    return write_cifar10(tmp_path_factory.mktemp("cifar"), n_train=80, n_test=30)
+
+
+def compare(run_zoo, cifar, out, *extra, check=0):
+    return run_zoo("--plugin", GRID, "compare", "grid-a", "grid-b", "--data-dir", cifar, *QUICK,
+                   "--output", out, *extra, check=check)
+
+
+class Tables(HTMLParser):
+    """Every <table> of a page: its attributes, and its rows as lists of cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.cell = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"attrs": dict(attrs), "rows": []})
+        elif tag == "tr" and self.tables:
+            self.tables[-1]["rows"].append({"attrs": dict(attrs), "cells": []})
+        elif tag in ("td", "th") and self.tables:
+            self.cell = ""
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.tables[-1]["rows"][-1]["cells"].append(self.cell.strip())
+            self.cell = None
+
+
+def tables(html: str) -> list[dict]:
+    parser = Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def test_the_report_holds_every_trial_and_each_confusion_matrix_counts_the_test_split(run_zoo, cifar, tmp_path):
+    compare(run_zoo, cifar, tmp_path, "--seeds", "0,1")
+    rows = json.loads((tmp_path / "results.json").read_text())
+    page = tables((tmp_path / "report.html").read_text())
+    [results] = [t for t in page if t["attrs"].get("id") == "results"]
+    body = [r for r in results["rows"] if r["cells"] and r["attrs"].get("data-trial")]
+    assert sorted(r["attrs"]["data-trial"] for r in body) == sorted(row["trial"] for row in rows)
+    for row in rows:
+        [cells] = [r["cells"] for r in body if r["attrs"]["data-trial"] == row["trial"]]
+        assert cells[0] == row["backbone"] and cells[4] == f"{row['test_accuracy']:.2%}"
+    matrices = [t for t in page if t["attrs"].get("class") == "confusion"]
+    assert sorted(t["attrs"]["data-trial"] for t in matrices) == sorted(row["trial"] for row in rows)
+    for table in matrices:
+        counts = [[int(c) for c in r["cells"][1:-1]] for r in table["rows"][1:]]
+        assert sum(map(sum, counts)) == int(table["attrs"]["data-test-images"]) == 30
+    # The same in the files, and per-class accuracy that adds up to the test accuracy.
+    confusion = json.loads((tmp_path / "confusion.json").read_text())
+    per_class = pd.read_csv(tmp_path / "per_class.csv")
+    for row in rows:
+        matrix = confusion[row["trial"]]["matrix"]
+        assert sum(map(sum, matrix)) == row["test_images"] == 30
+        assert sum(matrix[i][i] for i in range(len(matrix))) / 30 == pytest.approx(row["test_accuracy"], abs=1e-6)
+        mine = per_class[per_class["trial"] == row["trial"]]
+        assert mine["images"].sum() == 30 and mine["correct"].sum() / 30 == pytest.approx(row["test_accuracy"], abs=1e-6)
+    assert "Over seeds" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="no Chromium here (apt-get install chromium)")
+def test_the_report_opens_in_a_browser_without_errors(run_zoo, cifar, tmp_path):
+    compare(run_zoo, cifar, tmp_path)
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    opened = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+                             "--dump-dom", (tmp_path / "report.html").as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    [results] = [t for t in tables(opened.stdout) if t["attrs"].get("id") == "results"]
+    assert len([r for r in results["rows"] if r["attrs"].get("data-trial")]) == 2
+    assert "CONSOLE" not in opened.stderr and "Uncaught" not in opened.stderr
+
+
+@pytest.mark.parametrize("save, kept", [("none", 0), ("best", 1), ("all", 2)])
+def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, save, kept):
+    compare(run_zoo, cifar, tmp_path, "--save-models", save)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    models = sorted(p.name for p in tmp_path.rglob("*.keras"))
+    assert len(models) == kept
+    assert sorted(row["model"] for row in rows if row["model"]) == models
+    if save == "best":
+        best = max(rows, key=lambda row: row["test_accuracy"])
+        assert models == [best["model"]]
+
+
+def test_a_kept_model_leaves_its_optimizer_state_out_unless_asked(run_zoo, cifar, tmp_path):
+    import keras
+
+    import zoo
+    from zoo.plugins import import_plugin
+
+    from .conftest import registered
+
+    lean, full = tmp_path / "lean", tmp_path / "full"
+    compare(run_zoo, cifar, lean, "--save-models", "all")
+    compare(run_zoo, cifar, full, "--save-models", "all", "--save-optimizer")
+    # Adam keeps two slots per trainable weight: the full model is larger by about that much.
+    assert (full / "grid-b.keras").stat().st_size > (lean / "grid-b.keras").stat().st_size + 1000
+    with registered(import_plugin(str(GRID)), "grid-test-plugin"):
+        model = keras.saving.load_model(lean / "grid-b.keras")
+    assert getattr(model, "optimizer", None) is None, "no optimizer (nor its state) was saved"
+    row = next(r for r in json.loads((lean / "results.json").read_text()) if r["backbone"] == "grid-b")
+    data = zoo.load_dataset("cifar10", cifar)
+    predicted = model.predict(data.x_test, verbose=0).argmax(axis=-1)
+    assert (predicted == data.y_test).mean() == pytest.approx(row["test_accuracy"], abs=1e-6)
+
+
+def test_tensorboard_writes_a_run_per_trial(run_zoo, cifar, tmp_path):
+    import tensorflow as tf
+
+    compare(run_zoo, cifar, tmp_path, "--tensorboard")
+    runs = sorted(p.name for p in (tmp_path / "tensorboard").iterdir())
+    assert runs == ["grid-a-cifar10-seed0", "grid-b-cifar10-seed0"]  # one run per trial
+    events = sorted((tmp_path / "tensorboard" / runs[0] / "validation").glob("events.out.tfevents.*"))
+    tags = {value.tag for path in events for record in tf.data.TFRecordDataset(str(path))
+            for value in tf.compat.v1.Event.FromString(record.numpy()).summary.value}
+    assert "epoch_accuracy" in tags
+
+
+def test_mlflow_gets_a_run_per_trial_from_the_process_executor(run_zoo, cifar, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # MLflow keeps a SQLite store's artifacts under ./mlruns
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    compare(run_zoo, cifar, tmp_path / "out", "--mlflow", uri, "--executor", "process")
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("cifar10")  # the dataset's name by default
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.data.params["backbone"] for run in runs) == ["grid-a", "grid-b"]
+    results = {r["backbone"]: r for r in json.loads((tmp_path / "out" / "results.json").read_text())}
+    for run in runs:
+        row = results[run.data.params["backbone"]]
+        assert run.data.params["dataset"] == "cifar10" and run.data.params["seed"] == "0"
+        assert run.data.params["optimizer"] == "adam" and run.data.params["epochs"] == "2"
+        assert run.data.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"])
+        assert run.data.tags["backend"] == row["backend"] and run.data.tags["zoo.kind"] == "compare"
+        steps = client.get_metric_history(run.info.run_id, "epoch_val_accuracy")
+        assert [m.step for m in steps] == [1, 2]
+        assert run.info.status == "FINISHED"
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"curves.png", "confusion.json"}
+    # zoo rank's scores go to the same experiment.
+    run_zoo("--plugin", GRID, "rank", "grid-a", "--data-dir", cifar, "--weights", "none", "--mlflow", uri,
+            "--output", tmp_path / "out", check=0)
+    ranked = [run for run in client.search_runs([experiment.experiment_id]) if run.data.tags["zoo.kind"] == "rank"]
+    assert len(ranked) == 1 and "logme" in ranked[0].data.metrics
+
+
+def test_mlflow_without_the_extra_is_one_line(run_zoo, cifar, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if it were not installed: importing it fails
+    result = compare(run_zoo, cifar, tmp_path, "--mlflow", check=2)
+    assert result.stderr.strip() == 'Error: --mlflow needs MLflow: pip install "zoo[mlflow]".'
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_the_pareto_front_is_what_nothing_beats():
+    cost, accuracy = [10, 20, 30, 15, 40], [50, 70, 60, 40, 80]
+    # 15 ms at 40% is beaten by 10 ms at 50%; 30 ms at 60% by 20 ms at 70%.
+    assert pareto_front(cost, accuracy) == [0, 1, 4]

@@ -1,0 +1,101 @@
+"""report.html: one page a person opens from disk, no server, no script: the results, the
+summary over seeds, the ranking and its tau, the plots, each trial's confusion matrix and
+per-class accuracy, and the environment. Jinja2 renders zoo/templates/report.html; the
+plots are the PNGs zoo.report draws, embedded so the page stands alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import platform
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from .output import write_text
+
+RESULT_COLUMNS = ("backbone", "dataset", "seed", "status", "test acc", "best val acc", "params", "trainable",
+                  "train ms/step", "infer img/s", "fit s", "features", "model")
+
+
+def _num(value, fmt: str) -> str:
+    return "" if value is None or value != value else format(value, fmt)
+
+
+def _result_cells(row: dict) -> list[str]:
+    if row["status"] != "ok":
+        return [row["backbone"], row["dataset"], str(row["seed"]), "failed", row.get("error") or "",
+                *[""] * (len(RESULT_COLUMNS) - 5)]
+    return [row["backbone"], row["dataset"], str(row["seed"]), "ok", _num(row["test_accuracy"], ".2%"),
+            _num(row["best_val_accuracy"], ".2%"), _num(row["total_params"], ","), _num(row["trainable_params"], ","),
+            _num(row["train_step_ms"], ".1f"), _num(row["infer_images_per_s"], ",.0f"), _num(row["fit_seconds"], ".1f"),
+            row.get("feature_store") or row.get("feature_cache") or "", row.get("model") or "not kept"]
+
+
+def _matrix(key: str, label: str, found: dict) -> dict:
+    matrix = found["matrix"]
+    rows = []
+    for name, counts in zip(found["classes"], matrix):
+        total = sum(counts)
+        rows.append((name, counts, _num(counts[len(rows)] / total if total else None, ".1%")))
+    return {"trial": key, "label": label, "classes": found["classes"], "rows": rows,
+            "total": sum(map(sum, matrix)), "peak": max(max(map(max, matrix), default=0), 1)}
+
+
+def _embedded(path: Path) -> str | None:
+    return base64.b64encode(path.read_bytes()).decode() if path.is_file() else None
+
+
+def _environment(rows: list[dict], command: str) -> list[tuple[str, str]]:
+    first = next((row for row in rows if row.get("status") == "ok"), rows[0] if rows else {})
+    return [("command", command or "(zoo.compare, the Python API)"), ("device", first.get("device") or ""),
+            ("Keras backend", first.get("backend") or ""), ("Keras", first.get("keras_version") or ""),
+            ("zoo", version("zoo")), ("Python", platform.python_version()), ("platform", platform.platform()),
+            ("numpy", version("numpy"))]
+
+
+def write_report(folder: Path, rows: list[dict], confusions: dict, command: str = "") -> None:
+    """``folder``/report.html from the rows (dicts), the confusion matrices by trial key, and the
+    files already in ``folder`` (curves.png, tradeoff.png, rank.json, agreement.json)."""
+    import jinja2
+
+    from .ranking import agreement_caption, best_first, read_rank
+    from .report import _caption, curve_labels, summary_frame
+
+    labels = curve_labels(rows)
+    ordered = sorted(rows, key=lambda r: (r["status"] != "ok", -(r.get("test_accuracy") or 0)))
+    summary = summary_frame(rows) if len({(r["dataset"], r["seed"]) for r in rows}) > 1 else None
+    ranked = best_first(read_rank(folder))
+    plots = [{"title": title, "data": data} for title, data in (
+        ("Accuracy against cost", _embedded(folder / "tradeoff.png")),
+        ("Learning curves", _embedded(folder / "curves.png"))) if data]
+    from .ranking import agreement
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    page = env.get_template("report.html").render(
+        title=", ".join(dict.fromkeys(r["dataset"] for r in rows)) or "no trials",
+        caption=_caption(rows), notes=None,
+        result_columns=RESULT_COLUMNS, text_columns={0, 1, 3, 11, 12},
+        results=[{"status": r["status"], "trial": r.get("trial") or "", "cells": _result_cells(r)} for r in ordered],
+        summary_columns=["backbone", "dataset", "options", "n", "test acc mean", "test acc std", "train ms mean"],
+        summary=None if summary is None else [
+            [s["backbone"], s["dataset"], s["options"], str(s["n"]), _num(s["test_accuracy_mean"], ".2%"),
+             _num(s["test_accuracy_std"], ".2%"), _num(s["train_step_ms_mean"], ".1f")]
+            for s in summary.to_dict("records")],
+        ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "feature dim", "extract s", "store"],
+        ranking=[[r.backbone, r.dataset, _num(r.logme, ".3f"), _num(r.knn_accuracy, ".1%"), _num(r.feature_dim, ","),
+                  _num(r.extract_seconds, ".1f"), r.feature_store or "off"] for r in ranked if r.status == "ok"],
+        agreement=agreement_caption(agreement(ranked, rows)) if ranked else "",
+        plots=plots,
+        matrices=[_matrix(r["trial"], labels.get(r["trial"], r["backbone"]), confusions[r["trial"]])
+                  for r in ordered if r["status"] == "ok" and confusions.get(r.get("trial"))],
+        environment=_environment(rows, command))
+    write_text(folder / "report.html", page)
+
+
+def command_line() -> str:
+    """The command as typed, for the report."""
+    import shlex
+
+    return shlex.join(["zoo", *sys.argv[1:]])
