@@ -123,6 +123,7 @@ def test_the_bn_head_trains_and_learns_its_batch_statistics(tmp_path):
     model = keras.saving.load_model(tmp_path / "tiny.keras")
     for name in ("head_bn_1", "head_bn_2"):
         assert not np.allclose(keras.ops.convert_to_numpy(model.get_layer(name).moving_mean), 0.0), name
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # saved without its optimizer
     assert model.evaluate(splits.x_test, splits.y_test, verbose=0)[1] == pytest.approx(row["test_accuracy"])
 
 
@@ -152,4 +153,5 @@ def test_two_stage_fine_tuning(tmp_path):
     assert len(history["val_accuracy"]) == 4 and history["finetune_start"] == 2
     assert row["test_accuracy"] > 0.3, "a learnable pattern: well above the 10% of chance"
     # The saved model is the one the row describes.
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # saved without its optimizer
     assert model.evaluate(splits.x_test, splits.y_test, verbose=0)[1] == pytest.approx(row["test_accuracy"])

@@ -23,13 +23,14 @@ def _num(value, fmt: str) -> str:
 
 
 def _result_cells(row: dict) -> list[str]:
-    if row["status"] != "ok":
-        return [row["backbone"], row["dataset"], str(row["seed"]), "failed", row.get("error") or "",
+    get = row.get  # a row from an older zoo may lack columns
+    if get("status") != "ok":
+        return [get("backbone"), get("dataset"), str(get("seed")), "failed", get("error") or "",
                 *[""] * (len(RESULT_COLUMNS) - 5)]
-    return [row["backbone"], row["dataset"], str(row["seed"]), "ok", _num(row["test_accuracy"], ".2%"),
-            _num(row["best_val_accuracy"], ".2%"), _num(row["total_params"], ","), _num(row["trainable_params"], ","),
-            _num(row["train_step_ms"], ".1f"), _num(row["infer_images_per_s"], ",.0f"), _num(row["fit_seconds"], ".1f"),
-            row.get("feature_store") or row.get("feature_cache") or "", row.get("model") or "not kept"]
+    return [get("backbone"), get("dataset"), str(get("seed")), "ok", _num(get("test_accuracy"), ".2%"),
+            _num(get("best_val_accuracy"), ".2%"), _num(get("total_params"), ","), _num(get("trainable_params"), ","),
+            _num(get("train_step_ms"), ".1f"), _num(get("infer_images_per_s"), ",.0f"), _num(get("fit_seconds"), ".1f"),
+            get("feature_store") or get("feature_cache") or "", get("model") or "not kept"]
 
 
 def _matrix(key: str, label: str, found: dict) -> dict:

@@ -182,10 +182,10 @@ def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
     """Test accuracy (%) against training step time, as the table reads them: a point per
     trial sized by parameters, labelled inside the frame, and the Pareto front (nothing both
     cheaper and more accurate) drawn through the points on it."""
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[(frame["status"] == "ok") & frame["train_step_ms"].notna() & frame["test_accuracy"].notna()]
     cost = ok["train_step_ms"].astype(float).tolist()
     accuracy = (ok["test_accuracy"].astype(float) * 100).tolist()
-    params = ok["total_params"].astype(float).tolist()
+    params = ok["total_params"].astype(float).fillna(0).tolist()  # a row from an older zoo may lack it
     largest = max(params, default=1) or 1
     fig, ax = plt.subplots(figsize=(7, 4.8))
     ax.scatter(cost, accuracy, s=[40 + 400 * p / largest for p in params], alpha=0.6, edgecolor="black",
