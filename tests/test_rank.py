@@ -117,3 +117,13 @@ def test_the_python_api_ranks(cifar, tmp_path):
     assert frame.attrs["exit_code"] == 0
     with pytest.raises(zoo.BadInput, match="rank takes no epochs"):
         zoo.rank("tiny-2", data_dir=cifar, epochs=3)
+
+
+def test_resume_with_top_keeps_the_earlier_rows_it_does_not_run_again(run_zoo, cifar, tmp_path):
+    base = ("compare", *NAMES, "--data-dir", cifar, "--weights", "none", "--output", tmp_path)
+    run_zoo(*base, "--epochs", "1", check=0)
+    # Other options: every trial is due to run again, but only the best one does.
+    run_zoo(*base, "--epochs", "2", "--top", "1", "--resume", check=0)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert sorted(row["backbone"] for row in rows) == sorted(NAMES)
+    assert sorted(row["epochs"] for row in rows) == [1, 1, 2]

@@ -185,3 +185,29 @@ def test_the_pareto_front_is_what_nothing_beats():
     cost, accuracy = [10, 20, 30, 15, 40], [50, 70, 60, 40, 80]
     # 15 ms at 40% is beaten by 10 ms at 50%; 30 ms at 60% by 20 ms at 70%.
     assert pareto_front(cost, accuracy) == [0, 1, 4]
+
+
+def test_best_leaves_an_earlier_runs_models_alone(run_zoo, cifar, tmp_path):
+    compare(run_zoo, cifar, tmp_path, "--save-models", "all", "--seeds", "0")
+    before = sorted(p.name for p in tmp_path.rglob("*.keras"))
+    assert len(before) == 2
+    # Resumed with another seed under the default (best): this run's beaten models go, not the earlier ones.
+    compare(run_zoo, cifar, tmp_path, "--seeds", "0,1", "--resume")
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert len(rows) == 4
+    assert {p.name for p in tmp_path.rglob("*.keras")} >= set(before)
+    assert len([row for row in rows if row["seed"] == 1 and row["model"]]) <= 1
+    assert all((tmp_path / row["model"]).is_file() for row in rows if row["model"])
+
+
+def test_mlflow_does_not_swallow_a_backbone_name(run_zoo, cifar, tmp_path):
+    result = run_zoo("--plugin", GRID, "compare", "--mlflow", "grid-a", "grid-b", "--data-dir", cifar, *QUICK,
+                     "--output", tmp_path, check=2)
+    assert "--mlflow grid-a: give a tracking URI" in result.stderr
+
+
+def test_the_mlflow_variable_alone_without_mlflow_says_so_and_goes_on(run_zoo, cifar, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    result = run_zoo("--plugin", GRID, "compare", "grid-a", "--data-dir", cifar, *QUICK, "--output", tmp_path,
+                     env={"MLFLOW_TRACKING_URI": "sqlite:///nowhere.db"}, check=0)
+    assert "MLFLOW_TRACKING_URI is set but MLflow is not installed" in result.stderr

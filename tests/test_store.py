@@ -2,6 +2,7 @@
 
 import json
 import multiprocessing
+import os
 from dataclasses import replace
 
 import keras
@@ -120,14 +121,37 @@ def test_two_writers_of_one_entry_leave_one_whole_entry(tmp_path):
 
 
 def test_least_recently_used_entries_go_first(tmp_path):
-    store = FeatureStore(tmp_path, limit=3 * 400 * 256 * 4 + 3 * 10_000)  # room for three entries
-    for name in "abcd":
+    room = 3 * 400 * 256 * 4 + 3 * 10_000  # for three entries
+    for name in "abcd":  # each written as a trial would, by its own store
         if name == "d":
-            store.open({"backbone": "a"})  # a used again: b is now the least recently used
-        writer = store.writer({"backbone": name}, (400, 256), np.zeros(400))
+            FeatureStore(tmp_path, limit=room).open({"backbone": "a"})  # a used again: b is now the oldest
+        writer = FeatureStore(tmp_path, limit=room).writer({"backbone": name}, (400, 256), np.zeros(400))
         writer.features[:] = 1.0
         writer.commit()
-    assert sorted(e.key["backbone"] for e in store.entries()) == ["a", "c", "d"]
+    assert sorted(e.key["backbone"] for e in FeatureStore(tmp_path).entries()) == ["a", "c", "d"]
+
+
+def test_a_trial_never_evicts_its_own_entries(tmp_path):
+    # One trial's train, validation and test features together pass the limit: none of them
+    # goes while that trial runs (each would be computed again for every seed).
+    store = FeatureStore(tmp_path, limit=1)
+    for split in ("train", "val", "test"):
+        writer = store.writer({"backbone": "big", "split": split}, (100, 64), np.zeros(100))
+        writer.features[:] = 2.0
+        assert writer.commit().shape == (100, 64)
+    assert len(store.entries()) == 3
+    # The next trial's store evicts them, the least recently used first.
+    FeatureStore(tmp_path, limit=1).evict()
+    assert store.entries() == []
+
+
+def test_what_a_killed_writer_left_is_swept(tmp_path):
+    store = FeatureStore(tmp_path)
+    writer = store.writer({"backbone": "killed"}, (10, 4), np.zeros(10))
+    dead = writer.temp.with_name(writer.temp.name.replace(f"-{os.getpid()}-", "-999999999-"))
+    writer.temp.rename(dead)  # as a writer whose process died mid-way leaves it
+    store.evict()
+    assert not dead.exists()
 
 
 def test_zoo_cache_lists_and_clears(run_zoo, tmp_path, feature_store):
@@ -144,3 +168,26 @@ def test_zoo_cache_lists_and_clears(run_zoo, tmp_path, feature_store):
     assert "Removed 3 entries" in run_zoo("cache", "clear", check=0).stdout
     assert json.loads(run_zoo("cache", "list", "--json", check=0).stdout) == []
     assert "ZOO_CACHE_LIMIT_GB='lots'" in run_zoo("cache", "info", env={"ZOO_CACHE_LIMIT_GB": "lots"}, check=2).stderr
+
+
+def test_a_store_that_cannot_be_written_is_one_line_before_any_work(run_zoo, tmp_path):
+    folder = write_cifar10(tmp_path / "cifar", n_train=40, n_test=10)
+    (tmp_path / "a-file").write_text("")
+    result = run_zoo("compare", "tiny", "--data-dir", folder, "--weights", "none",  # tiny: this module's
+                     "--output", tmp_path / "out", env={"ZOO_CACHE": str(tmp_path / "a-file")}, check=2)
+    assert result.stderr.startswith(f"Error: the feature store {tmp_path / 'a-file'} cannot be written")
+    assert "--no-store" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    run_zoo("compare", "tiny", "--data-dir", folder, "--weights", "none", "--epochs", "1",
+            "--no-store", "--output", tmp_path / "out", env={"ZOO_CACHE": str(tmp_path / "a-file")}, check=0)
+
+
+@pytest.mark.slow
+def test_what_a_trial_process_says_reaches_the_driver(run_zoo, tmp_path, feature_store):
+    folder = write_cifar10(tmp_path / "cifar", n_train=40, n_test=10)
+    args = ("--plugin", TINY_PLUGIN, "compare", "tiny", "--data-dir", folder, "--weights", "none", "--epochs", "1",
+            "--executor", "process")
+    run_zoo(*args, "--output", tmp_path / "a", check=0)
+    entry = sorted((feature_store / "features").glob("[!.]*"))[0] / "features.npy"
+    entry.write_bytes(entry.read_bytes()[:-40])  # truncated
+    result = run_zoo(*args, "--output", tmp_path / "b", check=0)
+    assert "was unreadable" in result.stderr and "computing it again" in result.stderr

@@ -124,6 +124,10 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     trials = grid([card.name for card in cards], specs, seeds, recipes, output=output,
                   data_dir=data_dir, plugins=plugins, cache=cache, cache_budget_mb=cache_budget_mb, store=store)
     trials = where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard)
+    if store and cache:
+        from .store import check_store
+
+        check_store()
     return Plan(trials, ExecutorOptions(executor, **executor_given), output, resume, overwrite, applied,
                 specs, seeds, top, rank_by, save_models, command)
 
@@ -266,9 +270,11 @@ def _top(plan: Plan, todo: list[Trial], data: dict, console: Console, show_progr
     the trials of the K best per dataset."""
     from .ranking import RANK_BY, as_rank_trials, best_first, rank_trials
 
-    ranked, _ = rank_trials(as_rank_trials(plan.trials), data, plan.executor, console, show_progress, plan.output)
+    # Every planned backbone of the datasets with work left (the others are done already).
+    trials = [trial for trial in plan.trials if trial.dataset in data]
+    ranked, _ = rank_trials(as_rank_trials(trials), data, plan.executor, console, show_progress, plan.output)
     keep = {}
-    for dataset in plan.datasets:
+    for dataset in data:
         order = [r for r in best_first([r for r in ranked if r.dataset == dataset], RANK_BY[plan.rank_by])
                  if r.status == "ok"]
         keep[dataset] = [r.backbone for r in order[:plan.top]]
@@ -299,6 +305,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     if plan.top is not None and todo:
         todo = _top(plan, todo, data, console, show_progress)
         rerun = {t.key for t in todo}
+        rows += [row for key, row in replaced.items() if key not in rerun]  # not run again: they stay
         replaced = {key: row for key, row in replaced.items() if key in rerun}
 
     if todo:
@@ -325,9 +332,12 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         if plan.output is None:
             return
         try:
-            if plan.save_models == "best":
-                out_files.keep_best_models([*rows, *replaced.values()], plan.output)
+            beaten = []
+            if plan.save_models == "best":  # of this run's models, those beaten: rows first, files after
+                beaten = out_files.best_models_only([*rows, *replaced.values()], finished)
             write_results([*rows, *replaced.values()], histories, plan.output, confusions, plan.command)
+            for model in beaten:
+                (plan.output / model).unlink(missing_ok=True)
             unsaved = False
         except out_files.WriteError as exc:  # say it, keep the rows, and go on with the others
             console.print(f"[red]Error:[/] {escape(str(exc))} The results stay in memory and are written at the next "
@@ -363,6 +373,8 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         try:
             for trial, result in results:
                 finished.add(trial.key)
+                for note in result.notes:  # said where the trial ran
+                    console.print(f"{escape(label(trial))}: {escape(note)}", highlight=False)
                 replaced.pop(trial.key, None)
                 rows.append(result.row)
                 histories[trial.key] = result.history

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
-from .trials import Trial, TrialResult, failed, run_trial
+from .trials import Trial, TrialResult, failed, run_trial, run_trial_away
 
 EXECUTORS = ("local", "process", "ray")
 RAY_ATTEMPTS = 2  # a trial whose Ray worker died runs once more before it is reported failed
@@ -207,7 +207,7 @@ def _processes(trials, datasets, jobs: int, events, say):
 
 def _ray_task(trial_json: dict, data) -> dict:
     """What a Ray worker runs: the trial, with the dataset from Ray's object store."""
-    return run_trial(Trial.from_json(trial_json), data, say=lambda *a, **k: None).to_json()
+    return run_trial_away(Trial.from_json(trial_json), data).to_json()
 
 
 def _ray(trials, datasets, executor: ExecutorOptions, events, say):
@@ -220,7 +220,7 @@ def _ray(trials, datasets, executor: ExecutorOptions, events, say):
     if started_here:
         ray.init(address=executor.address, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {k: v for k, v in os.environ.items()
-                                           if k.startswith(("KERAS_", "ZOO_"))}})
+                                           if k.startswith(("KERAS_", "ZOO_", "MLFLOW_"))}})
         if executor.address is None:  # a local instance, zoo's own: it must not outlive zoo
             reaper = _reaper()
     # Each dataset goes into the object store once; every trial reads it from there.

@@ -12,11 +12,12 @@ import hashlib
 import math
 import os
 import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from .store import Corrupt, FeatureStore
+from .store import Corrupt, FeatureStore, reserve
 
 CHUNK_BATCHES = 64  # batches per predict call: progress moves, and memory holds one chunk of features
 KEY_VERSION = 1  # raised when what is stored changes meaning: older entries become misses
@@ -65,7 +66,8 @@ def feature_key(assembled, *, weights, preprocess: bool, pooling: str, dataset: 
             "preprocess": preprocess_id(assembled.card, preprocess), "input_size": assembled.input_size,
             "cut": assembled.cut, "pooling": pooling, "dataset": dataset, "split": split, "limit": limit,
             "val_split": None if split == "test" else val_split, "images": len(x),
-            "data": data_fingerprint(x, y), "backend": keras.backend.backend()}
+            "data": data_fingerprint(x, y), "backend": keras.backend.backend(),
+            "keras": keras.__version__}  # its initialisers draw random backbones, its layers compute
 
 
 def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, batch_size: int, in_memory: bool,
@@ -78,7 +80,10 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
         if in_memory:
             features = np.empty(shape, np.float32)
         else:  # a file deleted as soon as it is made: it goes when the array does
-            features = np.memmap(tempfile.TemporaryFile(), dtype=np.float32, mode="w+", shape=shape)
+            scratch = tempfile.NamedTemporaryFile(suffix=".features", delete=False)
+            features = np.memmap(scratch, dtype=np.float32, mode="w+", shape=shape)
+            reserve(Path(scratch.name))  # a full disk: an error now, not a SIGBUS later
+            os.unlink(scratch.name)
         extract(extractor, x, batch_size, features, progress, label)
         return features, ""
     try:

@@ -9,6 +9,7 @@ and time the full model's training and inference steps.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -233,6 +234,8 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     # Two-stage fine-tuning trains the head alone first (unless --freeze says otherwise),
     # then unfreezes from the recommended layer.
     freeze = "all" if two_stage and recipe.freeze == "recommended" else recipe.freeze
+    if trial.tensorboard is not None:  # a trial run again writes its logs afresh, not among the old ones
+        shutil.rmtree(trial.tensorboard, ignore_errors=True)
     assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size,
                          weights=recipe.weights, freeze=freeze, pooling=recipe.pooling,
                          preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
@@ -286,6 +289,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         "backbone": card.name, "params": int(model.count_params()), "trainable": count_params(model.trainable_weights),
         "layers": len(model.layers), "data_shape": list(splits.image_shape), "input_size": size,
         "batch_size": recipe.batch_size, "devices": str(trial.recipe.devices), "preprocess": recipe.preprocess,
+        "optimizer": recipe.optimizer, "momentum": recipe.momentum,
         "backend": backend.backend_name(), "device": backend.device_name(), "keras": keras.__version__})
 
     layers = assembled.backbone.layers

@@ -21,7 +21,8 @@ from .errors import BadInput, ZooError
 LOCK = ".zoo.lock"
 # What a run leaves in its folder (besides models): what --overwrite replaces.
 RESULT_FILES = ("results.json", "results.csv", "summary.json", "summary.csv", "histories.json",
-                "curves.png", "tradeoff.png", "agreement.json", "confusion.json", "per_class.csv", "report.html")
+                "curves.png", "tradeoff.png", "agreement.json", "confusion.json", "per_class.csv", "report.html",
+                "rank.json", "rank.csv")
 
 
 class WriteError(ZooError):
@@ -151,16 +152,19 @@ def hold(folder: Path):
         handle.close()  # releases the lock
 
 
-def keep_best_models(rows: list[TrialRow], folder: Path) -> None:
+def best_models_only(rows, ours: set) -> list[str]:
     """--save-models best: of each dataset's finished trials, only the best one's model stays
-    (the best test accuracy; the first of equals); the others' are removed and their rows
-    say so (``model`` empty)."""
+    (the best test accuracy; the first of equals). Of the trials in ``ours`` (this run's: an
+    earlier run's models are not this run's to remove), the others' rows lose their ``model``;
+    returns those models' paths, to remove once the rows that no longer name them are written."""
+    beaten = []
     for dataset in dict.fromkeys(row.dataset for row in rows):
-        kept = [row for row in rows if row.dataset == dataset and row.status == "ok" and row.model]
-        if not kept:
+        finished = [row for row in rows if row.dataset == dataset and row.status == "ok" and row.model]
+        if not finished:
             continue
-        best = max(kept, key=lambda row: row.test_accuracy if row.test_accuracy is not None else -1)
-        for row in kept:
-            if row is not best:
-                (folder / row.model).unlink(missing_ok=True)
+        best = max(finished, key=lambda row: row.test_accuracy if row.test_accuracy is not None else -1)
+        for row in finished:
+            if row is not best and row.trial in ours:
+                beaten.append(row.model)
                 row.model = None
+    return beaten

@@ -135,9 +135,13 @@ def agreement(rank_rows, result_rows) -> list[dict]:
 
     found = []
     for dataset in dict.fromkeys(r.dataset for r in rank_rows if r.status == "ok"):
+        # Fine-tuned from the same weights as were ranked (random-weight scores say nothing of
+        # ImageNet fine-tuning); rows that do not say which weights are taken as they come.
+        weights = {r.backbone: r.weights for r in rank_rows if r.dataset == dataset}
         accuracies: dict[str, list[float]] = {}
         for row in result_rows:
-            if row.get("dataset") == dataset and row.get("status") == "ok" and row.get("test_accuracy") is not None:
+            if (row.get("dataset") == dataset and row.get("status") == "ok" and row.get("test_accuracy") is not None
+                    and row.get("weights") in (None, weights.get(row["backbone"]))):
                 accuracies.setdefault(row["backbone"], []).append(float(row["test_accuracy"]))
         for score in RANK_BY.values():
             scores = {r.backbone: getattr(r, score) for r in rank_rows
@@ -209,6 +213,8 @@ def rank_trials(trials, data: dict, executor, console, show_progress: bool = Tru
         try:
             for trial, result in results:
                 rows.append(result.row)
+                for note in result.notes:  # said where the trial ran
+                    console.print(f"{escape(trial.backbone)}: {escape(note)}", highlight=False)
                 if result.row.status != "ok":
                     console.print(f"[red]{escape(trial.backbone)} failed:[/] {escape(result.row.error or '')}",
                                   highlight=False)

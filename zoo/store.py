@@ -17,6 +17,7 @@ No Keras here: ``zoo cache`` answers at once.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import json
@@ -53,6 +54,24 @@ def limit_bytes() -> int:
     if not gb >= 0:
         raise BadInput(f"ZOO_CACHE_LIMIT_GB={text!r}: give a size in GB, such as 20.")
     return int(gb * 2**30)
+
+
+def check_store() -> Path:
+    """The store's folder, writable, and its limit readable: said in one line before any work."""
+    from .errors import BadInput
+
+    limit_bytes()
+    root = store_root()
+    try:
+        (root / "features").mkdir(parents=True, exist_ok=True)
+        probe = root / "features" / f".tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise BadInput(f"the feature store {root} cannot be written ({reason}): set ZOO_CACHE to a folder "
+                       "you can write to, or add --no-store.") from None
+    return root
 
 
 def digest(key: dict) -> str:
@@ -93,10 +112,7 @@ class Writer:
         self.temp.mkdir(parents=True)
         try:
             self.features = np.lib.format.open_memmap(self.temp / "features.npy", "w+", np.float32, shape)
-            # The file is sparse until written: reserve its blocks now, so a full disk is an error
-            # here and not a SIGBUS halfway through the features.
-            with open(self.temp / "features.npy", "r+b") as f:
-                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            reserve(self.temp / "features.npy")
             np.save(self.temp / "labels.npy", np.asarray(labels, dtype=np.int64))
         except BaseException:
             self.abandon()
@@ -118,13 +134,18 @@ class Writer:
             say(f"{self.key.get('backbone')}: the feature store entry could not be written "
                 f"({os.strerror(exc.errno) if exc.errno else exc}); the features are used without it.")
             return features
-        del self.features
+        features = self.features
         try:
             os.rename(self.temp, self.final)  # atomic; fails when the entry is there already
         except OSError:
             shutil.rmtree(self.temp, ignore_errors=True)  # another writer's entry stands
-        self.store.evict(keep=self.final)
-        return self.store.open(self.key)[0]
+        self.store.used.add(self.final)
+        self.store.evict()
+        try:
+            found = self.store.open(self.key)
+        except Corrupt:  # another writer's entry, not whole: ours is (its file stays readable)
+            found = None
+        return features if found is None else found[0]
 
     def abandon(self) -> None:
         self.features = None
@@ -136,6 +157,7 @@ class FeatureStore:
         self.root = Path(root) if root is not None else store_root()
         self.folder = self.root / "features"
         self._limit = limit
+        self.used: set[Path] = set()  # entries this store read or wrote: eviction leaves them
 
     @property
     def limit(self) -> int:
@@ -161,6 +183,7 @@ class FeatureStore:
             os.utime(path)  # used now: the last to go
         except OSError:
             pass
+        self.used.add(path)
         return features, meta
 
     def writer(self, key: dict, shape: tuple, labels) -> Writer:
@@ -193,14 +216,17 @@ class FeatureStore:
                 continue  # removed meanwhile, or not whole: `zoo cache clear` removes it
         return found
 
-    def evict(self, keep: Path | None = None) -> list[Entry]:
-        """Remove the least recently used entries until the store is within its limit."""
+    def evict(self) -> list[Entry]:
+        """Remove the least recently used entries until the store is within its limit, but none
+        this store has used (a trial's train, validation and test features stay together), and
+        the folders of writers that died."""
+        self.sweep()
         entries = sorted(self.entries(), key=lambda e: e.used)
         total, limit, removed = sum(e.bytes for e in entries), self.limit, []
         for entry in entries:
             if total <= limit:
                 break
-            if keep is not None and entry.path == keep:
+            if entry.path in self.used:
                 continue
             self.remove(entry.path)
             total -= entry.bytes
@@ -216,16 +242,37 @@ class FeatureStore:
             return
         shutil.rmtree(gone, ignore_errors=True)
 
+    def sweep(self) -> None:
+        """Remove what writers that died (kill -9, out of memory) left half-written."""
+        for temp in self.folder.glob(".tmp-*"):
+            if not _writer_alive(temp.name):
+                shutil.rmtree(temp, ignore_errors=True)
+
     def clear(self, pattern: str = "*") -> list[Entry]:
-        """Remove the entries whose backbone matches ``pattern`` (and, for ``*``, any left half-written)."""
+        """Remove the entries whose backbone matches ``pattern`` (and, for ``*``, the step timings
+        and anything left half-written)."""
         removed = [e for e in self.entries() if fnmatch.fnmatchcase(str(e.key.get("backbone", "")), pattern)]
         for entry in removed:
             self.remove(entry.path)
+        self.sweep()
         if pattern == "*":
-            for temp in self.folder.glob(".tmp-*"):
-                if not _writer_alive(temp.name):
-                    shutil.rmtree(temp, ignore_errors=True)
+            shutil.rmtree(self.root / "timings", ignore_errors=True)
         return removed
+
+
+def reserve(path: Path) -> None:
+    """Reserve a sparse file's blocks, so a full disk is an OSError now and not a SIGBUS when a
+    memory map of it is written. Where the system cannot (macOS has no posix_fallocate; some
+    file systems refuse it), the file stays as it is."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                return
+            raise
 
 
 def _writer_alive(name: str) -> bool:

@@ -55,11 +55,19 @@ def mlflow_uri(given: str | None) -> str | None:
     MLflow on (``""``: ``--mlflow`` alone with no variable set, MLflow's own default)."""
     if given is None and not os.environ.get("MLFLOW_TRACKING_URI"):
         return None
+    if given and ":" not in given and "/" not in given:  # click took the next word: a backbone?
+        raise BadInput(f"--mlflow {given}: give a tracking URI (sqlite:///mlflow.db, http://host:5000) as "
+                       "--mlflow=URI, or put --mlflow after the backbone names.")
     try:
         import mlflow  # noqa: F401
     except ImportError:
-        why = "--mlflow" if given is not None else "MLFLOW_TRACKING_URI is set, and logging to MLflow"
-        raise BadInput(f'{why} needs MLflow: pip install "zoo[mlflow]".') from None
+        if given is None:  # the variable alone, set for other tools: say so and go on
+            import warnings
+
+            warnings.warn('MLFLOW_TRACKING_URI is set but MLflow is not installed: not logging to it '
+                          '(pip install "zoo[mlflow]").', stacklevel=2)
+            return None
+        raise BadInput('--mlflow needs MLflow: pip install "zoo[mlflow]".') from None
     return given or os.environ.get("MLFLOW_TRACKING_URI", "")
 
 

@@ -110,17 +110,19 @@ class TrialResult:
     history: dict
     bad_input: bool = False  # the failure was the user's input (exit code 2)
     confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
+    notes: list = field(default_factory=list)  # what the trial said where it ran (a subprocess, a Ray worker)
 
     def to_json(self) -> dict:
         return {"row": self.row.to_dict(), "history": self.history, "bad_input": self.bad_input,
-                "confusion": self.confusion, "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
+                "confusion": self.confusion, "notes": self.notes,
+                "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
 
     @classmethod
     def from_json(cls, data: dict) -> "TrialResult":
         from .ranking import RankRow
 
         row = (RankRow if data.get("task") == "rank" else TrialRow).from_dict(data["row"])
-        return cls(row, data["history"], data["bad_input"], data.get("confusion") or {})
+        return cls(row, data["history"], data["bad_input"], data.get("confusion") or {}, data.get("notes") or [])
 
 
 def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
@@ -128,6 +130,15 @@ def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
     from .ranking import rank_row
 
     return TrialResult((rank_row if trial.task == "rank" else trial_row)(trial, "failed", error), {}, bad_input)
+
+
+def run_trial_away(trial: Trial, data) -> TrialResult:
+    """``run_trial`` where nobody watches (a trial subprocess, a Ray worker): what it says goes
+    back with its result, for the driver to say."""
+    notes = []
+    result = run_trial(trial, data, say=lambda *parts, **_: notes.append(" ".join(map(str, parts))))
+    result.notes = notes
+    return result
 
 
 def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:

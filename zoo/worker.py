@@ -26,14 +26,18 @@ def die_with_parent(parent: int) -> None:
 def main(spec_path: str, result_path: str) -> None:
     from .executors import load_saved_dataset
     from .output import write_text
-    from .trials import Trial, run_trial
+    from .trials import Trial, run_trial_away
 
     spec = json.loads(open(spec_path).read())
-    result = run_trial(Trial.from_json(spec["trial"]), load_saved_dataset(spec["data"]),
-                       say=lambda *a, **k: print(*a, file=sys.stderr))
+    result = run_trial_away(Trial.from_json(spec["trial"]), load_saved_dataset(spec["data"]))
     write_text(Path(result_path), json.dumps(result.to_json()))
+
+
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)  # zoo ends a trial with SIGTERM: unwind, so half-written files go
 
 
 if __name__ == "__main__":
     die_with_parent(int(sys.argv[3]))
+    signal.signal(signal.SIGTERM, _stop)
     main(*sys.argv[1:3])
