@@ -62,6 +62,7 @@ def test_rank_scores_every_backbone_best_first_and_writes_its_files(run_zoo, cif
     assert "LogME" in table and "k-NN acc" in table and "tiny-8" in table
 
 
+@pytest.mark.slow  # a fresh trial process
 def test_rank_runs_on_the_process_executor_too(run_zoo, cifar, tmp_path):
     here = json.loads(run_zoo("rank", "tiny-4", "--data-dir", cifar, "--weights", "none", "--json",
                               "--output", tmp_path / "a", check=0).stdout)

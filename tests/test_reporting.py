@@ -86,6 +86,7 @@ def test_the_report_holds_every_trial_and_each_confusion_matrix_counts_the_test_
     assert "Over seeds" in (tmp_path / "report.html").read_text()
 
 
+@pytest.mark.slow  # a browser process
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
                     reason="no Chromium here (apt-get install chromium)")
 def test_the_report_opens_in_a_browser_without_errors(run_zoo, cifar, tmp_path):
@@ -146,6 +147,7 @@ def test_tensorboard_writes_a_run_per_trial(run_zoo, cifar, tmp_path):
     assert "epoch_accuracy" in tags
 
 
+@pytest.mark.slow  # fresh trial processes
 def test_mlflow_gets_a_run_per_trial_from_the_process_executor(run_zoo, cifar, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
