@@ -43,6 +43,15 @@ def plugin_state():
         warnings.showwarning = show  # the CLI routes warnings through rich
 
 
+@pytest.fixture(scope="module")
+def tiny_backbone():
+    """The tiny test backbone, registered for a module (``pytestmark = usefixtures("tiny_backbone")``)."""
+    from zoo.plugins import import_plugin
+
+    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def feature_store(tmp_path_factory, monkeypatch):
     """Each test its own feature store (``ZOO_CACHE``), so no test reads another's features and

@@ -15,17 +15,11 @@ from zoo.recipe import Recipe
 from zoo.trials import Trial
 
 from .dataset_files import write_cifar10
-from .conftest import TINY_PLUGIN, registered
+from .conftest import registered
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_backbone():
-    """The tiny test backbone, registered for this module only."""
-    from zoo.plugins import import_plugin
-
-    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
-        yield
+pytestmark = pytest.mark.usefixtures("tiny_backbone")  # registered for this module (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,11 @@ from zoo.trials import Trial
 from zoo.layers import count_params, resolve_unfreeze
 from zoo.model import assemble
 
-from .conftest import TINY_PLUGIN, registered
+from .conftest import registered
 from .dataset_files import learnable_images
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_backbone():
-    from zoo.plugins import import_plugin
-
-    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
-        yield
+pytestmark = pytest.mark.usefixtures("tiny_backbone")  # registered for this module (tests/conftest.py)
 
 
 def head_names(built):

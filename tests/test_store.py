@@ -15,16 +15,11 @@ from zoo.recipe import Recipe
 from zoo.store import FeatureStore, digest
 from zoo.trials import Trial
 
-from .conftest import TINY_PLUGIN, registered
+from .conftest import TINY_PLUGIN
 from .dataset_files import write_cifar10
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_backbone():
-    from zoo.plugins import import_plugin
-
-    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-test-plugin"):
-        yield
+pytestmark = pytest.mark.usefixtures("tiny_backbone")  # registered for this module (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

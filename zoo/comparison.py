@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import zipfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
