@@ -314,9 +314,9 @@ def _agreement(folder) -> str:
     """How well the folder's rank scores ranked its fine-tuned backbones (zoo.ranking), for a caption."""
     if folder is None:
         return ""
-    from .ranking import agreement_caption, write_agreement
+    from .ranking import agreement_caption, folder_agreement
 
-    return agreement_caption(write_agreement(folder))
+    return agreement_caption(folder_agreement(folder))  # agreement.json was written with the results
 
 
 @cli.command("rank")

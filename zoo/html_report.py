@@ -55,23 +55,23 @@ def _environment(rows: list[dict], command: str) -> list[tuple[str, str]]:
             ("numpy", version("numpy"))]
 
 
-def write_report(folder: Path, rows: list[dict], confusions: dict, command: str = "") -> None:
-    """``folder``/report.html from the rows (dicts), the confusion matrices by trial key, and the
-    files already in ``folder`` (curves.png, tradeoff.png, rank.json, agreement.json)."""
+def write_report(folder: Path, rows: list[dict], confusions: dict, command: str = "", ranked=(),
+                 agreement=()) -> None:
+    """``folder``/report.html from the rows (dicts), the confusion matrices by trial key, zoo
+    rank's rows and their agreement with the rows (zoo.ranking), and the plots already in
+    ``folder`` (curves.png, tradeoff.png)."""
     import jinja2
 
-    from .ranking import agreement_caption, best_first, read_rank
+    from .ranking import agreement_caption, best_first
     from .report import _caption, curve_labels, summary_frame
 
     labels = curve_labels(rows)
     ordered = sorted(rows, key=lambda r: (r["status"] != "ok", -(r.get("test_accuracy") or 0)))
     summary = summary_frame(rows) if len({(r["dataset"], r["seed"]) for r in rows}) > 1 else None
-    ranked = best_first(read_rank(folder))
+    ranked = best_first(list(ranked))
     plots = [{"title": title, "data": data} for title, data in (
         ("Accuracy against cost", _embedded(folder / "tradeoff.png")),
         ("Learning curves", _embedded(folder / "curves.png"))) if data]
-    from .ranking import agreement
-
     env = jinja2.Environment(loader=jinja2.PackageLoader("zoo", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     page = env.get_template("report.html").render(
@@ -87,7 +87,7 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
         ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "feature dim", "extract s", "store"],
         ranking=[[r.backbone, r.dataset, _num(r.logme, ".3f"), _num(r.knn_accuracy, ".1%"), _num(r.feature_dim, ","),
                   _num(r.extract_seconds, ".1f"), r.feature_store or "off"] for r in ranked if r.status == "ok"],
-        agreement=agreement_caption(agreement(ranked, rows)) if ranked else "",
+        agreement=agreement_caption(list(agreement)),
         plots=plots,
         matrices=[_matrix(r["trial"], labels.get(r["trial"], r["backbone"]), confusions[r["trial"]])
                   for r in ordered if r["status"] == "ok" and confusions.get(r.get("trial"))],

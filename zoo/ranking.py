@@ -158,8 +158,8 @@ def agreement(rank_rows, result_rows) -> list[dict]:
     return found
 
 
-def write_agreement(folder: Path, rank_rows=None, result_rows=None) -> list[dict]:
-    """agreement.json, from the rank and result rows given or else read from ``folder``."""
+def folder_agreement(folder: Path, rank_rows=None, result_rows=None) -> list[dict]:
+    """``agreement`` of the rank and result rows given, or else read from ``folder``."""
     folder = Path(folder)
     rank_rows = read_rank(folder) if rank_rows is None else rank_rows
     if result_rows is None:
@@ -167,7 +167,12 @@ def write_agreement(folder: Path, rank_rows=None, result_rows=None) -> list[dict
             result_rows = json.loads((folder / "results.json").read_text())
         except (OSError, ValueError):
             result_rows = []
-    found = agreement(rank_rows, [r if isinstance(r, dict) else r.to_dict() for r in result_rows])
+    return agreement(rank_rows, [r if isinstance(r, dict) else r.to_dict() for r in result_rows])
+
+
+def write_agreement(folder: Path, rank_rows=None, result_rows=None) -> list[dict]:
+    """agreement.json (see ``folder_agreement``); returns what it holds."""
+    found = folder_agreement(folder, rank_rows, result_rows)
     if found or (folder / "agreement.json").exists():
         write_text(folder / "agreement.json", json.dumps(finite(found), indent=2, allow_nan=False) + "\n")
     return found
@@ -175,13 +180,11 @@ def write_agreement(folder: Path, rank_rows=None, result_rows=None) -> list[dict
 
 def agreement_caption(found: list[dict]) -> str:
     """``LogME vs test accuracy (cifar10, 5 backbones): Kendall tau 0.60, weighted tau 0.71``."""
+    from .report import _num
+
     names = {"logme": "LogME", "knn_accuracy": "k-NN"}
-
-    def num(value):
-        return "-" if value is None or value != value else f"{value:.2f}"
-
     return "; ".join(f"{names[a['score']]} vs test accuracy ({a['dataset']}, {a['n']} backbones): Kendall tau "
-                     f"{num(a['kendall_tau'])}, weighted tau {num(a['weighted_tau'])}" for a in found)
+                     f"{_num(a['kendall_tau'], '.2f')}, weighted tau {_num(a['weighted_tau'], '.2f')}" for a in found)
 
 
 def rank_trials(trials, data: dict, executor, console, show_progress: bool = True, output=None):
@@ -265,8 +268,7 @@ def rank_table(rows, note: str = ""):
     from rich.markup import escape
     from rich.table import Table
 
-    def num(value, fmt):
-        return "-" if value is None else format(value, fmt)
+    from .report import _num as num
 
     ok = [r for r in rows if r.status == "ok"]
     first = ok[0] if ok else None

@@ -92,7 +92,7 @@ def write_results(rows, histories: dict[str, dict], folder: Path, confusions: di
     are drawn once there is something to draw. A file that cannot be written raises
     ``zoo.output.WriteError``."""
     from .html_report import write_report
-    from .ranking import write_agreement
+    from .ranking import read_rank, write_agreement
 
     frame = results_frame(rows)  # TrialRows go straight into the frame; dicts are typed on the way
     rows = _dicts(rows)
@@ -109,8 +109,9 @@ def write_results(rows, histories: dict[str, dict], folder: Path, confusions: di
                     folder / "curves.png")
     if (frame["status"] == "ok").any():
         plot_tradeoff(frame, folder / "tradeoff.png")
-    write_agreement(folder, result_rows=rows)  # with rank scores in the folder too: how well they ranked
-    write_report(folder, rows, confusions, command)
+    ranked = read_rank(folder)  # zoo rank's scores, when the folder has them
+    found = write_agreement(folder, ranked, rows)  # how well they ranked the fine-tuned backbones
+    write_report(folder, rows, confusions, command, ranked, found)
 
 
 def per_class_frame(rows: list[dict], confusions: dict) -> pd.DataFrame:
