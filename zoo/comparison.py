@@ -231,6 +231,16 @@ def load_data(spec: str, data_dir, console: Console):
         return load_dataset(spec, data_dir)
 
 
+def load_datasets(trials, console: Console) -> dict:
+    """The data of every dataset the trials use, each read once and its splits checked."""
+    data = {}
+    for trial in trials:
+        if trial.dataset not in data:
+            data[trial.dataset] = load_data(trial.dataset, trial.data_dir, console)
+            check_splits(trial.dataset, data[trial.dataset], trial.recipe)
+    return data
+
+
 def check_splits(spec: str, data, recipe: Recipe) -> None:
     from .harness import Splits
 
@@ -297,11 +307,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     rerun = {t.key for t in todo}
     rows = [r for r in earlier if r.trial not in rerun]
     replaced = {r.trial: r for r in earlier if r.trial in rerun}
-    data = {}
-    for trial in todo:  # each dataset read once
-        if trial.dataset not in data:
-            data[trial.dataset] = load_data(trial.dataset, trial.data_dir, console)
-            check_splits(trial.dataset, data[trial.dataset], trial.recipe)
+    data = load_datasets(todo, console)
     if plan.top is not None and todo:
         todo = _top(plan, todo, data, console, show_progress)
         rerun = {t.key for t in todo}

@@ -248,17 +248,13 @@ def rank(plan, console, show_progress: bool = True):
     from contextlib import ExitStack
 
     from . import output as out_files
-    from .comparison import load_data, check_splits
+    from .comparison import load_datasets
 
     trials = as_rank_trials(plan.trials)
     with ExitStack() as stack:
         if plan.output is not None:
             stack.enter_context(out_files.hold(plan.output))
-        data = {}
-        for trial in trials:
-            if trial.dataset not in data:
-                data[trial.dataset] = load_data(trial.dataset, trial.data_dir, console)
-                check_splits(trial.dataset, data[trial.dataset], trial.recipe)
+        data = load_datasets(trials, console)
         rows, code = rank_trials(trials, data, plan.executor, console, show_progress, plan.output)
     return best_first(rows), code
 
