@@ -13,8 +13,9 @@ import pytest
 
 import zoo
 from zoo import backend, timing
-from zoo.benchmark.measure import NUM_CLASSES, backend_version, build_model
-from zoo.listing import select_backbones
+from zoo.benchmark.measure import build_model
+from zoo.benchmark.settings import NUM_CLASSES, backend_version
+from zoo.selection import select_backbones
 
 from .conftest import BACKBONES, BATCH, INPUT_SIZE, PRECISION, ROUNDS, WARMUP
 

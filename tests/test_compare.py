@@ -153,7 +153,7 @@ def test_no_network_and_nothing_cached_names_the_file_and_the_flags(run_zoo_proc
 
 
 def test_a_diverged_loss_is_written_as_strict_json(tmp_path):
-    from zoo.report import write_results
+    from zoo.run_folder import write_results
 
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")

@@ -340,7 +340,7 @@ def test_folder_with_train_and_test_splits_grey(tmp_path):
 def test_folder_validation_and_limit_see_every_class(tmp_path, splits):
     # zoo validates on the first 20% of the training set and --limit keeps the first images:
     # a folder read class after class would validate on its first class alone.
-    from zoo.harness import Splits
+    from zoo.datasets import Splits
 
     write_image_folder(tmp_path, classes=("cat", "dog", "fox"), per_class=10, splits=splits)
     data = image_folder.load_folder(tmp_path)

@@ -123,7 +123,7 @@ def test_results_that_cannot_be_written_stay_in_memory_and_are_written_later(tmp
                 raise output.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
         real(path, text)
 
-    monkeypatch.setattr("zoo.report.write_text", full_once)
+    monkeypatch.setattr("zoo.run_folder.write_text", full_once)
     result = zoo_cli("compare", "tiny", "grid-a", *QUICK, "--output", tmp_path, "--json")
     assert result.exit_code == 1
     [line] = errors(result)
@@ -201,11 +201,12 @@ def test_more_bad_input_is_one_line_before_any_training(tmp_path, args, message)
 
 
 def test_a_long_folder_dataset_gets_a_short_unique_trial_folder(tmp_path):
+    from zoo.datasets import parse_dataset
     from zoo.recipe import Recipe
     from zoo.trials import Trial
 
     deep = "folder:" + "/".join(["a-very-long-folder-name"] * 20)
-    slugs = {Trial("tiny", deep + suffix, 0, Recipe()).slug for suffix in ("/x", "/y")}
+    slugs = {Trial("tiny", parse_dataset(deep + suffix), 0, Recipe()).slug for suffix in ("/x", "/y")}
     assert len(slugs) == 2 and all(len(slug) <= 80 for slug in slugs)
 
 

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.comparison import plan, run
-from zoo.harness import Splits, run_backbone, train_and_evaluate
+from zoo.comparison import run
+from zoo.datasets import DatasetSpec, Splits
+from zoo.plan import plan
+from zoo.harness import run_backbone, train_and_evaluate
 from zoo.layers import count_params
 from zoo.model import assemble
 from zoo.recipe import Recipe
@@ -16,6 +18,8 @@ from zoo.trials import Trial
 
 from .dataset_files import write_cifar10
 from .conftest import registered
+
+CIFAR10 = DatasetSpec("cifar10", "cifar10")
 
 
 
@@ -112,11 +116,11 @@ def test_features_over_budget_train_memory_mapped(data, tmp_path, store):
     # with --no-store) and training reads them in batches: it trains, it does not stream images.
     splits = Splits.from_data(data, 0.2, 60)
     recipe = Recipe(weights=None, epochs=2, batch_size=16)
-    over = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "cifar10", 0, recipe, cache_budget_mb=0.01,
+    over = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", CIFAR10, 0, recipe, cache_budget_mb=0.01,
                                                                 store=store)).row
     assert over.feature_cache.startswith("memory-mapped at pool2 (features need")
     assert over.feature_store == ("miss" if store else None)
-    within = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "cifar10", 0, recipe, store=store)).row
+    within = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", CIFAR10, 0, recipe, store=store)).row
     assert within.feature_cache.startswith("cached at pool2")
     assert within.feature_store == ("hit" if store else None)
     # The same features and the same head: only the order of the batches differs.

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import zoo
-from zoo.ranking import RankRow, agreement
+from zoo.agreement import agreement
+from zoo.rows import RankRow
 
 from .conftest import TINY_PLUGIN, registered
 from .dataset_files import write_cifar10

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.harness import Splits, run_backbone
+from zoo.datasets import DatasetSpec, Splits
+from zoo.harness import run_backbone
 from zoo.recipe import Recipe
 from zoo.trials import Trial
 from zoo.layers import count_params, resolve_unfreeze
@@ -13,6 +14,8 @@ from zoo.model import assemble
 
 from .conftest import registered
 from .dataset_files import learnable_images
+
+LEARNABLE = DatasetSpec("learnable", "learnable")  # arrays made here: no card to look up
 
 
 pytestmark = pytest.mark.usefixtures("tiny_backbone")  # registered for this module (tests/conftest.py)
@@ -108,7 +111,7 @@ def test_the_bn_head_trains_and_learns_its_batch_statistics(tmp_path):
     recipe = Recipe(weights=None, epochs=3, batch_size=16, optimizer="adam", lr=3e-3, head="bn", dropout=0.2,
                     freeze="all")
     splits = learnable_splits(400, 100)
-    outcome = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "learnable", 0, recipe, str(tmp_path)))
+    outcome = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", LEARNABLE, 0, recipe, str(tmp_path)))
     row = outcome.row.to_dict()
     assert row["status"] == "ok" and row["head"] == "bn"
     # It learns (on batch statistics; its moving averages lag behind over 60 steps, so the
@@ -126,7 +129,7 @@ def test_two_stage_fine_tuning(tmp_path):
     recipe = Recipe(weights=None, epochs=2, batch_size=16, optimizer="adam", lr=3e-3, finetune_epochs=2,
                     finetune_lr=1e-4, unfreeze_from="conv2")
     splits = learnable_splits(400, 100)
-    outcome = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "learnable", 0, recipe, str(tmp_path)))
+    outcome = run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", LEARNABLE, 0, recipe, str(tmp_path)))
     row, history = outcome.row.to_dict(), outcome.history
 
     model = keras.saving.load_model(tmp_path / "tiny.keras")

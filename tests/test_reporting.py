@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from zoo.report import pareto_front
+from zoo.plots import pareto_front
 
 from .conftest import TESTS
 from .dataset_files import write_cifar10

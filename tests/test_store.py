@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.harness import Splits, run_backbone
+from zoo.datasets import DatasetSpec, Splits
+from zoo.harness import run_backbone
 from zoo.recipe import Recipe
 from zoo.store import FeatureStore, digest
 from zoo.trials import Trial
 
 from .conftest import TINY_PLUGIN
 from .dataset_files import write_cifar10
+
+CIFAR10 = DatasetSpec("cifar10", "cifar10")
 
 
 pytestmark = pytest.mark.usefixtures("tiny_backbone")  # registered for this module (tests/conftest.py)
@@ -32,7 +35,7 @@ RECIPE = Recipe(weights=None, epochs=1, batch_size=16)
 
 def run(data, recipe=RECIPE, seed=0, limit=None, say=print, **trial):
     splits = Splits.from_data(data, recipe.val_split, limit if limit is not None else recipe.limit)
-    return run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", "cifar10", seed, recipe, **trial), say=say).row
+    return run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", CIFAR10, seed, recipe, **trial), say=say).row
 
 
 def test_what_determines_the_features_is_the_key(data, tmp_path):

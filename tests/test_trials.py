@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from zoo.datasets import DatasetSpec, parse_dataset
 from zoo.recipe import Recipe
 from zoo.report import summary_frame
 from zoo.trials import Trial
@@ -201,12 +202,13 @@ def test_summary_on_known_numbers():
 
 
 def test_a_trial_travels_as_json(tmp_path):
-    trial = Trial("vgg16", "cifar100:coarse", 3, Recipe(epochs=2, head="bn", limit=50), folder=str(tmp_path / "t"),
-                  data_dir=str(tmp_path), plugins=("my_plugin.py",))
+    spec = DatasetSpec("cifar100:coarse", "cifar100", "coarse", data_dir=str(tmp_path))
+    trial = Trial("vgg16", spec, 3, Recipe(epochs=2, head="bn", limit=50), folder=str(tmp_path / "t"),
+                  plugins=("my_plugin.py",))
     assert Trial.from_json(json.loads(json.dumps(trial.to_json()))) == trial
     assert trial.key == "vgg16|cifar100:coarse|seed 3"
     # A folder name: readable, with a hash of the key where characters were replaced, so that
     # folder:~/x and folder:/x do not meet.
     assert trial.slug.startswith("vgg16-cifar100_coarse-seed3-") and len(trial.slug) == 38
-    home, root = (Trial("vgg16", spec, 0, Recipe()).slug for spec in ("folder:~/x", "folder:/x"))
+    home, root = (Trial("vgg16", parse_dataset(spec), 0, Recipe()).slug for spec in ("folder:~/x", "folder:/x"))
     assert home != root

@@ -31,7 +31,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     meets, such as a layer it lacks), as in results.csv; ``frame.attrs["exit_code"]`` is the code
     the command would exit with. Ctrl-C saves what finished, then raises KeyboardInterrupt.
     """
-    from .comparison import plan, run
+    from .comparison import run
+    from .plan import plan
     from .report import results_frame
 
     console = Console(stderr=True, soft_wrap=True)
@@ -61,10 +62,11 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, sto
     rank.json and rank.csv are written to ``output`` when it is given."""
     import pandas as pd
 
-    from .comparison import plan
     from .errors import BadInput
-    from .ranking import RankRow, rank as rank_plan
+    from .plan import plan
+    from .ranking import rank as rank_plan
     from .recipe import FEATURE_NAMES
+    from .rows import RankRow
 
     unknown = sorted(set(recipe) - set(FEATURE_NAMES))
     if unknown:
@@ -104,12 +106,13 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
 
     from . import timing
     from .benchmark.backends import run_backends
-    from .benchmark.measure import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings, run_bench
+    from .benchmark.measure import run_bench
+    from .benchmark.settings import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings
     from .errors import BadInput
-    from .listing import choose
     from .model import check_input_size
     from .plugins import load_plugins
     from .registry import get_backbone
+    from .selection import choose
 
     load_plugins(tuple(plugins))
     names = [backbones] if isinstance(backbones, str) else list(backbones)

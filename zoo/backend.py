@@ -13,6 +13,8 @@ import platform
 import sys
 from contextlib import contextmanager
 
+from .errors import BadInput
+
 # TensorFlow prints start-up banners on import; keep the CLI's output readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -129,6 +131,13 @@ def device_name() -> str:
     return accelerator_name() or f"{cpu_name()} ({os.cpu_count()} cores)"
 
 
+def environment() -> dict:
+    """Where a trial ran, for its row: the device, the Keras backend and Keras's version."""
+    import keras
+
+    return {"device": device_name(), "backend": backend_name(), "keras_version": keras.__version__}
+
+
 def peak_device_memory_mb() -> float | None:
     """Peak accelerator memory in MB where the backend reports it, else None."""
     backend = backend_name()
@@ -189,8 +198,6 @@ def _split_cpu_for_tensorflow() -> None:
 
 
 def _pick(devices, wanted, kind: str):
-    from .errors import BadInput
-
     count = len(devices) if wanted == "all" else int(wanted)
     if count > len(devices):
         raise BadInput(f"--devices {wanted}: this machine shows {len(devices)} {kind} device(s) to "
@@ -229,7 +236,5 @@ def data_parallel(wanted):
         finally:
             keras.distribution.set_distribution(previous)
     else:
-        from .errors import BadInput
-
-        raise BadInput(f"--devices needs the TensorFlow or JAX backend (KERAS_BACKEND={backend} "
+            raise BadInput(f"--devices needs the TensorFlow or JAX backend (KERAS_BACKEND={backend} "
                        "trains on one device); leave --devices out.")

@@ -31,8 +31,8 @@ class Published:
     depth: Optional[int] = None
     cpu_ms: Optional[float] = None  # per inference step, on the source's CPU
     gpu_ms: Optional[float] = None  # per inference step, on the source's GPU
-# The `zoo compare` options a dataset card may recommend values for: any recipe option.
-RECIPE_KEYS = NAMES
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -125,7 +125,7 @@ class Dataset:
     description: str = ""
     reference: str = ""
     # Training settings this dataset recommends, used where the command line leaves an
-    # option at its default, e.g. {"optimizer": "adam", "lr": 1e-3}; keys from RECIPE_KEYS.
+    # option at its default, e.g. {"optimizer": "adam", "lr": 1e-3}; keys from zoo.recipe.NAMES.
     recipe: dict = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -143,9 +143,9 @@ class Dataset:
             found.append(f"num_classes must be an integer >= 2 or None, not {self.num_classes!r}")
         if self.image_shape is not None and (len(self.image_shape) != 3 or self.image_shape[2] not in (1, 3)):
             found.append(f"image_shape must be (height, width, 1 or 3), not {self.image_shape!r}")
-        unknown = set(self.recipe) - set(RECIPE_KEYS)
+        unknown = set(self.recipe) - set(NAMES)
         if unknown:
-            found.append(f"recipe keys {', '.join(sorted(unknown))} are not among {', '.join(RECIPE_KEYS)}")
+            found.append(f"recipe keys {', '.join(sorted(unknown))} are not among {', '.join(NAMES)}")
         if self.path_argument and self.variants:
             found.append("a dataset takes either a path argument or variants, not both")
         return found

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from .card import Backbone, Published
 from .catalogue_reference import KERAS_TABLE
+from .formatting import num
+from .plugins import provider
+from .registry import get_backbone, registrations
 
 SOURCE = ("Keras Applications table, keras.io/api/applications (ImageNet; ms per inference step at batch 32 "
           "on an AMD EPYC CPU and an NVIDIA A100 GPU)")
@@ -60,19 +63,11 @@ README_END = "<!-- end of catalogue -->"
 
 def builtin_names() -> list[str]:
     """The backbones zoo itself registers (installed plugins' left out), sorted."""
-    from .plugins import provider
-    from .registry import registrations
-
     return [name for name, entry in registrations().items() if provider(entry.plugin) == "zoo"]
 
 
 def markdown_table(names) -> str:
     """The catalogue table the README shows, from the cards of ``names``."""
-    from .registry import get_backbone
-
-    def num(value, fmt):
-        return "-" if value is None else format(value, fmt)
-
     lines = ["| backbone | ImageNet top-1 | params (M) | GMACs at 224 | GMACs at 32 | min size | freeze layer |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for name in names:

@@ -17,10 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import plugins, registry
+from .cli_options import data_options, executor_options, mlflow_options, no_store_option, selection_options
 from .errors import ZooError, one_line
-from .listing import selection_options
-from .cli_options import data_options, executor_options, mlflow_options, no_store_option
+from .formatting import num
 from .recipe import FEATURE_NAMES, feature_options, recipe_options
+from .selection import card_row, select_backbones
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
 out = Console() if Console().is_terminal else Console(width=200)
@@ -70,10 +71,6 @@ def _emit_json(rows) -> None:
     click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))
 
 
-def _num(value, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
 @cli.command("list")
 @click.argument("patterns", nargs=-1)
 @click.option("--sort", type=click.Choice(["name", "top1", "params", "gmacs"]), default="name", show_default=True,
@@ -83,8 +80,6 @@ def _num(value, fmt: str) -> str:
 def list_command(patterns, sort, max_params, max_gmacs, as_json):
     """The registered backbones matching PATTERN... (wildcards, like 'efficientnet*'), from their
     cards: nothing is built, so it answers at once (`zoo info NAME` builds one)."""
-    from .listing import card_row, select_backbones
-
     rows = [card_row(name) for name in select_backbones(patterns, max_params=max_params, max_gmacs=max_gmacs,
                                                          sort=sort)]
     if as_json:
@@ -96,8 +91,8 @@ def list_command(patterns, sort, max_params, max_gmacs, as_json):
         table.add_column(column, justify="left" if column in ("name", "plugin", "freeze layer", "pooling",
                                                               "preprocess") else "right")
     for row in rows:
-        table.add_row(row["name"], _num(row["imagenet_top1"], ".1%"), _num(row["params"], ","),
-                      _num(row["gmacs"], ".2f"), str(row["min_input_size"]), str(row["default_input_size"]),
+        table.add_row(row["name"], num(row["imagenet_top1"], ".1%"), num(row["params"], ","),
+                      num(row["gmacs"], ".2f"), str(row["min_input_size"]), str(row["default_input_size"]),
                       row["freeze_layer"] or "(whole backbone)", row["pooling"], row["preprocess"], row["plugin"])
     out.print(table)
     if not rows:
@@ -132,14 +127,10 @@ def info_command(name, input_size, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
 def layers_command(name, input_size, as_json):
     """Every layer of backbone NAME, and whether the recommended freeze leaves it trainable."""
-    from .layers import freeze_index, layer_rows
-    from .model import build_backbone, check_input_size
+    from .listing import layer_table
 
+    size, rows = layer_table(name, input_size)
     card = registry.get_backbone(name)
-    size = input_size or card.min_input_size
-    check_input_size(card, size)
-    model = build_backbone(card, size, None)
-    rows = layer_rows(model, freeze_index(model, card.freeze_layer, name))
     if as_json:
         return _emit_json(rows)
     table = Table(title=f"{name} at {size}x{size}: layers (recommended freeze: "
@@ -158,10 +149,16 @@ def layers_command(name, input_size, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
 def plugins_command(check, as_json):
     """Every plugin, loaded, partly rejected or broken, and what it registered."""
+    if check:
+        from .listing import check_plugins  # builds every backbone: Keras only here
+
+        report = check_plugins()
+    else:
+        report = registry.plugin_report()
     rows = [{"name": p.name, "distribution": p.distribution, "version": p.version,
              "backbones": p.backbones, "datasets": p.datasets, "heads": p.heads,
              "status": p.status, "error": p.error}
-            for p in registry.plugin_report(check=check)]
+            for p in report]
     if as_json:
         return _emit_json(rows)
     table = Table(title="Plugins")
@@ -276,12 +273,11 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
     from contextlib import nullcontext, redirect_stdout
 
     from .api import say_recommendations
-    from .comparison import plan, run
+    from .comparison import run
     from .html_report import command_line
+    from .plan import plan
     from .report import results_table, summary_table
 
-    if all_ and names:
-        raise click.UsageError("give backbone names or --all, not both.")
     ctx = click.get_current_context()
     checked = plan(
         names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
@@ -314,7 +310,8 @@ def _agreement(folder) -> str:
     """How well the folder's rank scores ranked its fine-tuned backbones (zoo.ranking), for a caption."""
     if folder is None:
         return ""
-    from .ranking import agreement_caption, folder_agreement
+    from .agreement import agreement_caption
+    from .run_folder import folder_agreement
 
     return agreement_caption(folder_agreement(folder))  # agreement.json was written with the results
 
@@ -340,11 +337,10 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store
     from contextlib import nullcontext, redirect_stdout
 
     from .api import say_recommendations
-    from .comparison import plan
-    from .ranking import rank, rank_table
+    from .plan import plan
+    from .ranking import rank
+    from .report import rank_table
 
-    if all_ and names:
-        raise click.UsageError("give backbone names or --all, not both.")
     checked = plan(names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
                    given=_given_recipe(recipe), data_dir=data_dir, output=output or _default_output(),
                    store=not no_store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,

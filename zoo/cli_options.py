@@ -1,4 +1,5 @@
-"""Options that several commands share (compare and rank): the data, the executor, MLflow, the store."""
+"""Options that several commands share: choosing backbones (compare, rank, bench, list), the data, the
+executor, MLflow and the store (compare and rank)."""
 
 from pathlib import Path
 
@@ -37,3 +38,11 @@ mlflow_options = _options(
     click.option("--experiment", metavar="NAME", help="--mlflow: the experiment (default: the dataset's name)."))
 no_store_option = click.option("--no-store", is_flag=True, help="Neither read nor keep features in the feature "
                                "store (`zoo cache info` says where it is).")
+
+
+def selection_options(command):
+    """--max-params and --max-gmacs, for the commands that choose backbones (zoo.selection)."""
+    command = click.option("--max-gmacs", type=click.FloatRange(min=0), metavar="G",
+                           help="Only backbones that cost at most G GMACs per image at their default size.")(command)
+    return click.option("--max-params", metavar="N", help="Only backbones with at most N parameters "
+                        "without the top (25M, 500k...).")(command)

@@ -79,12 +79,3 @@ def gmacs(model) -> float:
     """Billions of multiply-accumulates of one image through ``model``."""
     return macs(model) / 1e9
 
-
-def backbone_gmacs(card, size: int) -> float:
-    """GMACs of ``card``'s backbone (without weights, without its top) at ``size`` x ``size``."""
-    import keras
-
-    from .model import build_backbone
-
-    keras.utils.clear_session()
-    return round(gmacs(build_backbone(card, size, None)), 3)

@@ -1,4 +1,5 @@
-"""Loading a dataset: the arrays a loader returns and ``load_dataset("name[:argument]")``.
+"""Datasets: a ``--dataset`` value parsed once (``DatasetSpec``), the arrays a loader returns
+(``ImageData``), loading them, and the train, validation and test splits (``Splits``).
 
 Datasets are plugins like backbones: a plugin implements ``register_datasets``
 and calls ``register(zoo.Dataset(...))`` (the card is in zoo.card). zoo's own
@@ -8,12 +9,14 @@ and register the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import BadInput
+from .registry import get_dataset
 
 @dataclass
 class ImageData:
@@ -73,42 +76,63 @@ def parse_dataset_specs(text: str) -> list[str]:
     return specs
 
 
-def reads_data_dir(spec: str) -> bool:
-    """Whether ``--data-dir`` means anything to this dataset (``synthetic`` is generated and
-    ``folder:PATH`` names its own folder), so a grid of datasets can pass it to those alone."""
-    from .registry import get_dataset
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One ``--dataset`` value, parsed and looked up once (in the plan); what trials carry to
+    wherever they run. Paths are expanded here, once."""
 
-    card = get_dataset(split_spec(spec)[0])
-    return card.load_local is not None and not card.path_argument
+    text: str  # as given ("cifar100:coarse", "folder:~/photos"): it names the rows and trials
+    name: str  # the registered dataset card
+    variant: str | None = None  # the variant read (the card's first when none is given)
+    path: str | None = None  # folder:PATH, expanded
+    data_dir: str | None = None  # --data-dir, expanded, where the card reads it
+
+
+def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
+    """``--dataset text`` (``name`` or ``name:argument``) with ``--data-dir``, checked against its card.
+
+    In a grid of datasets (``alone`` False) ``data_dir`` goes to those that read files from it;
+    alone, a dataset that cannot use it is refused. Raises BadInput, naming the fix, for an
+    unknown name, a variant the card lacks, a missing folder argument, or a ``--data-dir`` or a
+    download the dataset cannot use.
+    """
+    name, argument = split_spec(text)
+    card = get_dataset(name)
+    data_dir = None if data_dir is None else os.path.expanduser(str(data_dir))
+    if card.path_argument:
+        if not argument:
+            raise BadInput(f"--dataset {name} needs a folder: --dataset {name}:PATH.")
+        if data_dir is not None and alone:
+            raise BadInput(f"--dataset {name}:PATH reads PATH; leave out --data-dir.")
+        return DatasetSpec(text, name, path=os.path.expanduser(argument))
+    if argument is not None and argument not in card.variants:
+        takes = f"takes {', '.join(card.variants)}" if card.variants else "takes no ':' argument"
+        raise BadInput(f"--dataset {text}: {name} {takes}.")
+    variant = argument or (card.variants[0] if card.variants else None)
+    if data_dir is not None and card.load_local is None:
+        if alone:
+            raise BadInput(f"dataset {name} cannot be read from --data-dir; leave it out.")
+        data_dir = None
+    if data_dir is None and card.download is None:
+        raise BadInput(f"dataset {name} has no download: pass --data-dir with {card.local_files or 'its files'}.")
+    return DatasetSpec(text, name, variant, None, data_dir)
+
+
+def load(spec: DatasetSpec) -> ImageData:
+    """The splits of a parsed dataset, from its folder, ``--data-dir`` or download, checked for sense."""
+    card = get_dataset(spec.name)
+    if spec.path is not None:
+        data = card.load_local(Path(spec.path), None)
+    elif spec.data_dir is not None:
+        data = card.load_local(Path(spec.data_dir), spec.variant)
+    else:
+        data = card.download(spec.variant)
+    return check(data, spec.text)
 
 
 def load_dataset(spec: str, data_dir=None) -> ImageData:
     """The splits of ``--dataset spec`` (``name`` or ``name:argument``), checked for sense."""
-    from .registry import get_dataset
-
-    name, argument = split_spec(spec)
-    card = get_dataset(name)
-    if card.path_argument:
-        if not argument:
-            raise BadInput(f"--dataset {name} needs a folder: --dataset {name}:PATH.")
-        if data_dir is not None:
-            raise BadInput(f"--dataset {name}:PATH reads PATH; leave out --data-dir.")
-        data = card.load_local(Path(argument).expanduser(), None)
-    else:
-        variant = argument
-        if variant is not None and variant not in card.variants:
-            takes = f"takes {', '.join(card.variants)}" if card.variants else "takes no ':' argument"
-            raise BadInput(f"--dataset {spec}: {name} {takes}.")
-        variant = variant or (card.variants[0] if card.variants else None)
-        if data_dir is not None:
-            if card.load_local is None:
-                raise BadInput(f"dataset {name} cannot be read from --data-dir; leave it out.")
-            data = card.load_local(Path(data_dir).expanduser(), variant)
-        elif card.download is None:
-            raise BadInput(f"dataset {name} has no download: pass --data-dir with {card.local_files or 'its files'}.")
-        else:
-            data = card.download(variant)
-    return check(data, spec)
+    return load(parse_dataset(spec, data_dir))
 
 
 def check(data: ImageData, spec: str) -> ImageData:
@@ -124,3 +148,45 @@ def check(data: ImageData, spec: str) -> ImageData:
             raise BadInput(f"dataset {spec}: {len(x)} {part} images but {len(y)} labels.")
         checked.update({f"x_{part}": x, f"y_{part}": y})
     return replace(data, **checked)
+
+
+def split_sizes(n_train: int, n_test: int, val_split: float, limit: int | None = None) -> tuple[int, int, int]:
+    """Images in the train, validation and test splits: ``--limit`` caps the training set and the
+    test set, and the first ``val_split`` of the training set is kept for validation."""
+    n_train, n_test = (n if limit is None else min(n, limit) for n in (n_train, n_test))
+    n_val = int(round(n_train * val_split))
+    return n_train - n_val, n_val, n_test
+
+
+def check_splits(data: ImageData, spec: str, val_split: float, limit: int | None = None) -> None:
+    """BadInput when ``--limit`` and ``--val-split`` leave a split of ``data`` empty."""
+    train, val, test = split_sizes(len(data.x_train), len(data.x_test), val_split, limit)
+    if not (train and val and test):
+        raise BadInput(f"{spec}: {train} train, {val} validation and {test} test images: raise --limit or "
+                       "change --val-split so that none is empty.")
+
+
+@dataclass
+class Splits:
+    """Train, validation and test arrays; validation is the first part of the training set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple
+    num_classes: int
+    source: str = ""
+    note: str = ""
+    class_names: list = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, data: ImageData, val_split: float, limit: int | None = None) -> "Splits":
+        train, n_val, test = split_sizes(len(data.x_train), len(data.x_test), val_split, limit)
+        x, y = data.x_train[:train + n_val], data.y_train[:train + n_val]
+        num_classes = max(len(data.class_names), int(data.y_train.max()) + 1)
+        names = [str(c) for c in data.class_names] + [str(i) for i in range(len(data.class_names), num_classes)]
+        return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], data.x_test[:test], data.y_test[:test],
+                   data.image_shape, num_classes, data.source, data.note, names)

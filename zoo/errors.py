@@ -1,4 +1,7 @@
-"""The two kinds of failure zoo explains in one line instead of a traceback."""
+"""The two kinds of failure zoo explains in one line instead of a traceback, and how it words
+someone else's exception in one line."""
+
+import os
 
 
 class ZooError(Exception):
@@ -29,3 +32,9 @@ def download_reason(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
     return text.rpartition(" -- ")[2] if " -- " in text else text
+
+
+def os_reason(exc: OSError) -> str:
+    """What the system said (``No space left on device``), without Python's ``[Errno 28]`` and
+    the file name around it; the message itself where there is no errno."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BadInput
-from .trials import Trial, TrialResult, failed, run_trial, run_trial_away
+from .datasets import ImageData
+from .errors import BadInput, one_line
+from .runner import run_trial, run_trial_away
+from .trials import Trial, TrialResult, failed
 
 EXECUTORS = ("local", "process", "ray")
 RAY_ATTEMPTS = 2  # a trial whose Ray worker died runs once more before it is reported failed
@@ -109,9 +111,8 @@ def _save_dataset(data, folder: Path) -> Path:
     return path
 
 
-def load_saved_dataset(path):
-    from .datasets import ImageData
-
+def load_saved_dataset(path) -> ImageData:
+    """The dataset ``_save_dataset`` wrote, as a trial process reads it."""
     with np.load(path, allow_pickle=False) as files:
         name, source, note = (str(v) for v in files["meta"])
         return ImageData(name, files["x_train"], files["y_train"], files["x_test"], files["y_test"],
@@ -239,8 +240,6 @@ def _ray(trials, datasets, executor: ExecutorOptions, events, say):
             try:
                 result = TrialResult.from_json(ray.get(ready))
             except ray.exceptions.RayError as exc:
-                from .errors import one_line
-
                 why = f"the trial's Ray worker failed: {one_line(exc)}"
                 if attempt < RAY_ATTEMPTS:
                     events.retried(trial, why)

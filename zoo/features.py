@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .errors import os_reason
 from .store import Corrupt, FeatureStore, reserve
 
 CHUNK_BATCHES = 64  # batches per predict call: progress moves, and memory holds one chunk of features
@@ -98,7 +99,7 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
         writer = store.writer(key, shape, y)
     except OSError as exc:  # a full disk or a read-only store: go on without it
         say(f"{key['backbone']}: the feature store at {store.root} cannot be written "
-            f"({os.strerror(exc.errno) if exc.errno else exc}); computing the features without it.")
+            f"({os_reason(exc)}); computing the features without it.")
         return frozen_features(extractor, x, y, key, None, batch_size=batch_size, in_memory=in_memory,
                                progress=progress, label=label, say=say)[0], ""
     try:

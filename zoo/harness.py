@@ -19,41 +19,15 @@ import numpy as np
 import psutil
 
 from . import backend, timing
-from .datasets import ImageData
+from .datasets import Splits
 from .features import MappedBatches, feature_key, frozen_features
 from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
 from .output import atomic_path
 from .recipe import Recipe
+from .rows import Status
 from .store import FeatureStore, digest
-from .rows import TrialRow
-
-@dataclass
-class Splits:
-    """Train, validation and test arrays; validation is the first part of the training set."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    image_shape: tuple
-    num_classes: int
-    source: str = ""
-    note: str = ""
-    class_names: list = field(default_factory=list)
-
-    @classmethod
-    def from_data(cls, data: ImageData, val_split: float, limit: int | None = None) -> "Splits":
-        x, y = data.x_train[:limit], data.y_train[:limit]
-        x_test, y_test = data.x_test[:limit], data.y_test[:limit]
-        n_val = int(round(len(x) * val_split))
-        num_classes = max(len(data.class_names), int(data.y_train.max()) + 1)
-        names = [str(c) for c in data.class_names] + [str(i) for i in range(len(data.class_names), num_classes)]
-        return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], x_test, y_test, data.image_shape, num_classes,
-                   data.source, data.note, names)
-
+from .trials import trial_row
 
 @dataclass
 class Outcome:
@@ -295,7 +269,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = int(model.count_params())
-    row = replace(trial_row(trial, status="ok"),
+    row = replace(trial_row(trial, Status.OK),
         data_shape="x".join(map(str, splits.image_shape)), data_source=splits.source, data_note=splits.note,
         train_images=len(splits.x_train), val_images=len(splits.x_val), test_images=len(splits.x_test),
         input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
@@ -342,22 +316,3 @@ def step_timing(model, batch_size: int, num_classes: int, store, key: dict) -> d
             store.save_timing(key, found)
     _timings[name] = found
     return found
-
-
-def environment() -> dict:
-    return {"device": backend.device_name(), "backend": backend.backend_name(),
-            "keras_version": keras.__version__}
-
-
-def trial_row(trial, status: str = "failed", error: str | None = None) -> TrialRow:
-    """A trial's row with what is known before it runs: its recipe, where it runs and its status."""
-    recipe = trial.recipe
-    return TrialRow(
-        backbone=trial.backbone, dataset=trial.dataset, seed=trial.seed, status=status, error=error,
-        weights=recipe.weights or "none", input_size=recipe.input_size, freeze=recipe.freeze,
-        pooling=recipe.pooling, preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
-        optimizer=recipe.optimizer, lr=recipe.lr, momentum=recipe.momentum, epochs=recipe.epochs,
-        batch_size=recipe.batch_size, devices=recipe.devices if isinstance(recipe.devices, int) else None,
-        val_split=recipe.val_split, limit=recipe.limit, finetune_epochs=recipe.finetune_epochs,
-        finetune_lr=recipe.finetune_lr if recipe.finetune_epochs else None, unfreeze_from=recipe.unfreeze_from,
-        attempts=1, trial=trial.key, recipe=recipe.fingerprint(), **environment())

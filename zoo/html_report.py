@@ -12,24 +12,24 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from .agreement import agreement_caption
+from .formatting import num
 from .output import write_text
+from .report import _caption, curve_labels, summary_frame
+from .rows import Status, best_first
 
 RESULT_COLUMNS = ("backbone", "dataset", "seed", "status", "test acc", "best val acc", "params", "trainable",
                   "train ms/step", "infer img/s", "fit s", "features", "model")
 
 
-def _num(value, fmt: str) -> str:
-    return "" if value is None or value != value else format(value, fmt)
-
-
 def _result_cells(row: dict) -> list[str]:
     get = row.get  # a row from an older zoo may lack columns
-    if get("status") != "ok":
+    if get("status") != Status.OK:
         return [get("backbone"), get("dataset"), str(get("seed")), "failed", get("error") or "",
                 *[""] * (len(RESULT_COLUMNS) - 5)]
-    return [get("backbone"), get("dataset"), str(get("seed")), "ok", _num(get("test_accuracy"), ".2%"),
-            _num(get("best_val_accuracy"), ".2%"), _num(get("total_params"), ","), _num(get("trainable_params"), ","),
-            _num(get("train_step_ms"), ".1f"), _num(get("infer_images_per_s"), ",.0f"), _num(get("fit_seconds"), ".1f"),
+    return [get("backbone"), get("dataset"), str(get("seed")), "ok", num(get("test_accuracy"), ".2%", ""),
+            num(get("best_val_accuracy"), ".2%", ""), num(get("total_params"), ",", ""), num(get("trainable_params"), ",", ""),
+            num(get("train_step_ms"), ".1f", ""), num(get("infer_images_per_s"), ",.0f", ""), num(get("fit_seconds"), ".1f", ""),
             get("feature_store") or get("feature_cache") or "", get("model") or "not kept"]
 
 
@@ -38,7 +38,7 @@ def _matrix(key: str, label: str, found: dict) -> dict:
     rows = []
     for name, counts in zip(found["classes"], matrix):
         total = sum(counts)
-        rows.append((name, counts, _num(counts[len(rows)] / total if total else None, ".1%")))
+        rows.append((name, counts, num(counts[len(rows)] / total if total else None, ".1%", "")))
     return {"trial": key, "label": label, "classes": found["classes"], "rows": rows,
             "total": sum(map(sum, matrix)), "peak": max(max(map(max, matrix), default=0), 1)}
 
@@ -48,7 +48,7 @@ def _embedded(path: Path) -> str | None:
 
 
 def _environment(rows: list[dict], command: str) -> list[tuple[str, str]]:
-    first = next((row for row in rows if row.get("status") == "ok"), rows[0] if rows else {})
+    first = next((row for row in rows if row.get("status") == Status.OK), rows[0] if rows else {})
     return [("command", command or "(zoo.compare, the Python API)"), ("device", first.get("device") or ""),
             ("Keras backend", first.get("backend") or ""), ("Keras", first.get("keras_version") or ""),
             ("zoo", version("zoo")), ("Python", platform.python_version()), ("platform", platform.platform()),
@@ -62,11 +62,8 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
     ``folder`` (curves.png, tradeoff.png)."""
     import jinja2
 
-    from .ranking import agreement_caption, best_first
-    from .report import _caption, curve_labels, summary_frame
-
     labels = curve_labels(rows)
-    ordered = sorted(rows, key=lambda r: (r["status"] != "ok", -(r.get("test_accuracy") or 0)))
+    ordered = sorted(rows, key=lambda r: (r["status"] != Status.OK, -(r.get("test_accuracy") or 0)))
     summary = summary_frame(rows) if len({(r["dataset"], r["seed"]) for r in rows}) > 1 else None
     ranked = best_first(list(ranked))
     plots = [{"title": title, "data": data} for title, data in (
@@ -81,16 +78,16 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
         results=[{"status": r["status"], "trial": r.get("trial") or "", "cells": _result_cells(r)} for r in ordered],
         summary_columns=["backbone", "dataset", "options", "n", "test acc mean", "test acc std", "train ms mean"],
         summary=None if summary is None else [
-            [s["backbone"], s["dataset"], s["options"], str(s["n"]), _num(s["test_accuracy_mean"], ".2%"),
-             _num(s["test_accuracy_std"], ".2%"), _num(s["train_step_ms_mean"], ".1f")]
+            [s["backbone"], s["dataset"], s["options"], str(s["n"]), num(s["test_accuracy_mean"], ".2%", ""),
+             num(s["test_accuracy_std"], ".2%", ""), num(s["train_step_ms_mean"], ".1f", "")]
             for s in summary.to_dict("records")],
         ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "feature dim", "extract s", "store"],
-        ranking=[[r.backbone, r.dataset, _num(r.logme, ".3f"), _num(r.knn_accuracy, ".1%"), _num(r.feature_dim, ","),
-                  _num(r.extract_seconds, ".1f"), r.feature_store or "off"] for r in ranked if r.status == "ok"],
+        ranking=[[r.backbone, r.dataset, num(r.logme, ".3f", ""), num(r.knn_accuracy, ".1%", ""), num(r.feature_dim, ",", ""),
+                  num(r.extract_seconds, ".1f", ""), r.feature_store or "off"] for r in ranked if r.status == Status.OK],
         agreement=agreement_caption(list(agreement)),
         plots=plots,
         matrices=[_matrix(r["trial"], labels.get(r["trial"], r["backbone"]), confusions[r["trial"]])
-                  for r in ordered if r["status"] == "ok" and confusions.get(r.get("trial"))],
+                  for r in ordered if r["status"] == Status.OK and confusions.get(r.get("trial"))],
         environment=_environment(rows, command))
     write_text(folder / "report.html", page)
 

@@ -1,4 +1,5 @@
-"""Layers of a built backbone: where the freeze point is and what each layer looks like."""
+"""Layers of a built backbone: where the freeze point is, where the frozen part hands one tensor
+on (the cut), and what each layer looks like. Keras itself is imported only where a function needs it."""
 
 from __future__ import annotations
 
@@ -102,6 +103,29 @@ def layer_rows(model, index: int) -> list[dict]:
     ]
 
 
+def find_cut(backbone, index: int):
+    """The single tensor the frozen layers ``[:index]`` hand to the trainable ones, and its layer.
+
+    Returns ``(tensor, layer_name)``, or ``(None, reason)`` when there is no such tensor.
+    """
+    import keras  # keras.tree walks nested outputs; `zoo list` imports this module without Keras
+
+    layers = backbone.layers
+    if index <= 0:
+        return None, "nothing is frozen"
+    if index >= len(layers):
+        if len(backbone.outputs) != 1:
+            return None, "the backbone has several outputs"
+        return backbone.output, layers[-1].name
+    produced = {id(t): layer.name for layer in layers[:index] for t in keras.tree.flatten(layer.output)}
+    crossing = {id(t): t for layer in layers[index:] for t in keras.tree.flatten(layer.input)
+                if id(t) in produced}
+    if len(crossing) != 1:
+        return None, f"the trainable layers read {len(crossing)} tensors from the frozen ones"
+    (key, tensor), = crossing.items()
+    return tensor, produced[key]
+
+
 def last_stage_start(model) -> str | None:
     """The recommended freeze point, one rule for every family: the first layer of the last stage.
 
@@ -116,8 +140,6 @@ def last_stage_start(model) -> str | None:
     the whole backbone is frozen: None, as in the classic VGG16 recipe.
     Applied at the card's default input size, where every stage has its own resolution.
     """
-    from .model import find_cut
-
     final = tuple(model.output.shape[1:3])
     layers = model.layers
     start = next((i for i, layer in enumerate(layers) if layer.weights and len(layer.output.shape) == 4

@@ -1,97 +1,23 @@
-"""Choosing backbones from their cards, at once: the filters and sorting `zoo list`, `zoo compare`
-and `zoo bench` share, and a card as a row. Nothing here builds a model or imports Keras."""
+"""What building a backbone shows: `zoo info`'s card in full, `zoo layers`' table, and
+`zoo plugins --check`, which builds every backbone to find the plugins that cannot. Each builds
+a model without weights (zoo.selection answers from the cards alone)."""
 
 from __future__ import annotations
 
-import fnmatch
+import keras
 
-import click
-
-from .errors import BadInput
-from .registry import list_backbones, registrations
-
-SORTS = ("name", "top1", "params", "gmacs")
-
-
-def parse_count(text) -> int | None:
-    """``--max-params 25M``: a count with an optional k, M or G."""
-    if text is None:
-        return None
-    scale = {"k": 1e3, "m": 1e6, "g": 1e9}.get(str(text)[-1:].lower(), 1)
-    try:
-        return int(float(str(text)[:-1] if scale != 1 else text) * scale)
-    except ValueError:
-        raise BadInput(f"--max-params {text!r}: give a number of parameters, like 25000000 or 25M.") from None
-
-
-def gmacs_at(card, size: int) -> float | None:
-    """The card's GMACs at ``size`` px: measured where the card has that size, else scaled from its
-    default size by area (convolutions cost in proportion to the pixels; an estimate)."""
-    table = card.gmacs or {}
-    if size in table:
-        return table[size]
-    if card.default_gmacs is None:
-        return None
-    return card.default_gmacs * (size / card.default_input_size) ** 2
-
-
-def select_backbones(patterns=(), *, max_params=None, max_gmacs=None, sort: str = "name") -> list[str]:
-    """Names of the backbones matching any of ``patterns`` (wildcards; none: all) within the
-    limits, sorted. A card without the figure a limit needs is left out by that limit."""
-    names = list_backbones()
-    if patterns:
-        wanted = [p.lower() for p in patterns]
-        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
-    cards = {name: registrations()[name].card for name in names}
-    max_params = parse_count(max_params)
-    if max_params is not None:
-        names = [n for n in names if cards[n].params is not None and cards[n].params <= max_params]
-    if max_gmacs is not None:
-        names = [n for n in names if cards[n].default_gmacs is not None and cards[n].default_gmacs <= max_gmacs]
-    key = {"name": lambda n: n,
-           "top1": lambda n: -(_published(cards[n], "top1") or -1),  # best first, unknown last
-           "params": lambda n: cards[n].params if cards[n].params is not None else float("inf"),
-           "gmacs": lambda n: cards[n].default_gmacs if cards[n].default_gmacs is not None else float("inf")}
-    if sort not in key:
-        raise BadInput(f"--sort {sort!r}: choose one of {', '.join(SORTS)}.")
-    return sorted(names, key=key[sort])
-
-
-def _published(card, field: str):
-    return getattr(card.published, field) if card.published else None
-
-
-def card_row(name: str) -> dict:
-    """A card as the row `zoo list --json` prints: what is known without building anything."""
-    from .plugins import provider
-
-    entry = registrations()[name]
-    card = entry.card
-    return {"name": name, "plugin": provider(entry.plugin), "min_input_size": card.min_input_size,
-            "default_input_size": card.default_input_size, "freeze_layer": card.freeze_layer,
-            "pooling": card.pooling, "preprocess": card.preprocess_mode, "params": card.params,
-            "gmacs": card.default_gmacs, "imagenet_top1": _published(card, "top1"),
-            "imagenet_top5": _published(card, "top5"), "description": card.description}
-
-
-def selection_options(command):
-    """--max-params and --max-gmacs, for the commands that choose backbones."""
-    command = click.option("--max-gmacs", type=click.FloatRange(min=0), metavar="G",
-                           help="Only backbones that cost at most G GMACs per image at their default size.")(command)
-    return click.option("--max-params", metavar="N", help="Only backbones with at most N parameters "
-                        "without the top (25M, 500k...).")(command)
+from .cost import gmacs
+from .errors import one_line
+from .layers import find_cut, freeze_index, layer_rows
+from .model import build_backbone, check_input_size
+from .plugins import warn
+from .registry import get_backbone, plugin_report, registrations
+from .selection import card_row
 
 
 def card_info(name: str, size: int | None = None) -> dict:
     """``card_row`` with the published figures, and what building the backbone at ``size``
     (default: its default input size) shows. Builds one model, without weights."""
-    import keras
-
-    from .cost import gmacs
-    from .layers import freeze_index
-    from .model import build_backbone, check_input_size, find_cut
-    from .registry import get_backbone
-
     card = get_backbone(name)
     size = size or card.default_input_size
     check_input_size(card, size)
@@ -108,42 +34,32 @@ def card_info(name: str, size: int | None = None) -> dict:
             "cut": find_cut(model, index)[1], "params_at_size": int(model.count_params()), "gmacs_at_size": cost}
 
 
-def choose(names, all_: bool = False, *, max_params=None, max_gmacs=None) -> list[str]:
-    """The backbones a command runs: the names given (wildcards expand, in name order) or every
-    registered one with ``all_``, within the limits. Unknown names and empty choices are refused."""
-    from .registry import get_backbone
-
-    names = list(dict.fromkeys(names))
-    if all_ and names:
-        raise BadInput("give backbone names or --all, not both.")
-    if not all_ and not names:
-        raise BadInput("name one or more backbones, or pass --all (see `zoo list`).")
-    patterns = [n for n in names if any(c in n for c in "*?[")]
-    for name in names:
-        if name not in patterns:
-            get_backbone(name)  # an unknown name fails here, with the closest known one
-    if not all_ and not patterns and max_params is None and max_gmacs is None:
-        return names  # as given, in the user's order
-    chosen = select_backbones([] if all_ else names, max_params=max_params, max_gmacs=max_gmacs)
-    if not chosen:
-        raise BadInput(f"no backbone matches {' '.join(names) or '--all'} within the limits given (see `zoo list`).")
-    return chosen
+def layer_table(name: str, size: int | None = None) -> tuple[int, list[dict]]:
+    """``zoo layers``: the size built at (default: the min input size) and one row per layer of
+    backbone ``name`` (zoo.layers.layer_rows), trainable or not under its recommended freeze."""
+    card = get_backbone(name)
+    size = size or card.min_input_size
+    check_input_size(card, size)
+    keras.utils.clear_session()  # as every build: the cards name layers Keras numbers per session
+    model = build_backbone(card, size, None)
+    return size, layer_rows(model, freeze_index(model, card.freeze_layer, name))
 
 
-def plan_line(names, sizes: dict[str, int], images: int | None = None) -> str:
-    """What a run is about to do, from the cards: so nobody starts a multi-day run by surprise."""
-    from .registry import get_backbone
-
-    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-    costs = [gmacs_at(get_backbone(name), sizes[name]) for name in names]
-    known = [c for c in costs if c is not None]
-    text = f"Plan: {len(names)} backbone{'s' if len(names) != 1 else ''} ({shown})"
-    if known:
-        per_image = sum(known)
-        text += f"; about {per_image:,.2f}" if per_image >= 1 else f"; about {per_image:.3g}"
-        text += " GMACs per image through them all"
-        if images:
-            text += f", {per_image * images / 1e3:,.1f} TMACs per pass over {images:,} images"
-        if len(known) < len(costs):
-            text += f" ({len(costs) - len(known)} without figures on their cards)"
-    return text + "."
+def check_plugins():
+    """``zoo plugins --check``: the plugin report (zoo.registry.plugin_report), with each plugin
+    broken whose backbone cannot be built at its min input size without weights, or its freeze
+    layer placed. Slow: it builds every backbone."""
+    failures: dict[str, str] = {}
+    for name, entry in registrations("backbone").items():
+        if entry.plugin in failures:
+            continue
+        card = entry.card
+        try:
+            # Each in a fresh session, as zoo always builds them: Keras numbers unnamed layers
+            # (InceptionV3's conv2d_72) by a session-wide count, and cards name them so.
+            keras.utils.clear_session()
+            freeze_index(card.build((card.min_input_size, card.min_input_size, 3), None), card.freeze_layer, name)
+        except Exception as exc:
+            failures[entry.plugin] = f"backbone {name!r} could not be built: {one_line(exc)}"
+            warn(f"plugin {entry.plugin!r}: {failures[entry.plugin]}")
+    return plugin_report(failures)

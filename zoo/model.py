@@ -19,7 +19,8 @@ from pathlib import Path
 import keras
 
 from .errors import BadInput
-from .layers import apply_freeze, resolve_freeze
+from .layers import apply_freeze, find_cut, resolve_freeze
+from .registry import get_backbone, get_head
 
 # Random backbone weights come from this seed, whatever the trial's (see assemble). 0: a trial
 # with the default seed builds the same random backbone as before zoo fixed it.
@@ -118,8 +119,6 @@ class Preprocess(keras.layers.Layer):
     def __init__(self, backbone: str | None = None, mode: str | None = None, **kwargs):
         super().__init__(**kwargs)
         if mode is None:  # a card's own callable, or a model saved before cards gave modes
-            from .registry import get_backbone
-
             given = get_backbone(backbone).preprocess
             mode = given if isinstance(given, str) else None
             self._preprocess = given
@@ -147,8 +146,6 @@ class GreyToRGB(keras.layers.Layer):
 
 def head_layers(pooling: str, num_classes: int, head: str = "dense", dropout: float = 0.5) -> list:
     """The pooling layer, then the registered head's layers (``--head``, ``--dropout``)."""
-    from .registry import get_head
-
     layers = get_head(head).build(num_classes, dropout)
     if not layers or getattr(layers[-1], "name", None) != "predictions":
         raise BadInput(f"head {head!r} must end in a layer named 'predictions' (its classifier).")
@@ -159,27 +156,6 @@ def _apply(layers, x):
     for layer in layers:
         x = layer(x)
     return x
-
-
-def find_cut(backbone, index: int):
-    """The single tensor the frozen layers ``[:index]`` hand to the trainable ones, and its layer.
-
-    Returns ``(tensor, layer_name)``, or ``(None, reason)`` when there is no such tensor.
-    """
-    layers = backbone.layers
-    if index <= 0:
-        return None, "nothing is frozen"
-    if index >= len(layers):
-        if len(backbone.outputs) != 1:
-            return None, "the backbone has several outputs"
-        return backbone.output, layers[-1].name
-    produced = {id(t): layer.name for layer in layers[:index] for t in keras.tree.flatten(layer.output)}
-    crossing = {id(t): t for layer in layers[index:] for t in keras.tree.flatten(layer.input)
-                if id(t) in produced}
-    if len(crossing) != 1:
-        return None, f"the trainable layers read {len(crossing)} tensors from the frozen ones"
-    (key, tensor), = crossing.items()
-    return tensor, produced[key]
 
 
 @dataclass

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import BadInput, ZooError
+from .errors import BadInput, ZooError, os_reason
 
 LOCK = ".zoo.lock"
 # What a run leaves in its folder (besides models): what --overwrite replaces.
@@ -36,13 +36,8 @@ def _free(folder: Path) -> str:
         return "free space unknown"
 
 
-def _reason(exc: OSError) -> str:
-    """What the system said, without Python's "[Errno 28]" and file name around it."""
-    return os.strerror(exc.errno) if exc.errno else str(exc)
-
-
 def write_error(path: Path, exc: OSError) -> WriteError:
-    return WriteError(f"could not write {path}: {_reason(exc)} ({_free(path.parent)}).")
+    return WriteError(f"could not write {path}: {os_reason(exc)} ({_free(path.parent)}).")
 
 
 @contextmanager
@@ -100,7 +95,7 @@ def check_folder(folder: Path, flag: str = "--output") -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise BadInput(f"{flag} {folder} cannot be written ({_reason(exc)}): choose a folder you can write to.") from None
+        raise BadInput(f"{flag} {folder} cannot be written ({os_reason(exc)}): choose a folder you can write to.") from None
     return folder
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 
 import click
@@ -34,7 +35,11 @@ class _Weights(click.ParamType):
     def convert(self, value, param, ctx):
         if value is None or (isinstance(value, str) and value.lower() == "none"):
             return None
-        return str(value)
+        if str(value) == "imagenet":
+            return "imagenet"
+        # A path, with ~ expanded here once: everything after (the checks, the build, the feature
+        # store's key) reads the same file.
+        return os.path.expanduser(str(value))
 
 
 class _Devices(click.ParamType):
@@ -126,15 +131,14 @@ def recipe_from(given: dict) -> Recipe:
     return Recipe(**{name: check(name, value) for name, value in given.items()})
 
 
-def resolve(given: dict, dataset: str) -> tuple[Recipe, dict]:
-    """The recipe for ``dataset``: each value given > the dataset's recommendation > the default.
+def resolve(given: dict, recommended: dict) -> tuple[Recipe, dict]:
+    """The recipe: each value ``given`` > the dataset's ``recommended`` one (its card's
+    ``recipe``) > the default. The caller looks the card up, as timm's ``resolve_data_config``
+    takes the model's config as a value.
 
     Returns the recipe and the recommendations applied (those the caller did not give).
+    Raises BadInput for an unknown option or a value its option refuses.
     """
-    from .datasets import split_spec
-    from .registry import get_dataset
-
-    recommended = get_dataset(split_spec(dataset)[0]).recipe
     applied = {key: value for key, value in recommended.items() if key not in given}
     return recipe_from({**applied, **given}), applied
 

@@ -139,36 +139,12 @@ def get_head(name: str) -> Head:
     return _get("head", name)
 
 
-def _build_failures() -> dict[str, str]:
-    """Plugin -> why one of its backbones cannot be built at its min input size without weights,
-    or its freeze layer placed (what `zoo list` does for each)."""
-    import keras
-
-    from .layers import freeze_index
-
-    failures: dict[str, str] = {}
-    for name, entry in registrations("backbone").items():
-        if entry.plugin in failures:
-            continue
-        card = entry.card
-        try:
-            # Each in a fresh session, as zoo always builds them: Keras numbers unnamed layers
-            # (InceptionV3's conv2d_72) by a session-wide count, and cards name them so.
-            keras.utils.clear_session()
-            freeze_index(card.build((card.min_input_size, card.min_input_size, 3), None), card.freeze_layer, name)
-        except Exception as exc:
-            failures[entry.plugin] = f"backbone {name!r} could not be built: {one_line(exc)}"
-            warn(f"plugin {entry.plugin!r}: {failures[entry.plugin]}")
-    return failures
-
-
-def plugin_report(check: bool = False):
-    """``plugin_infos()`` with what each plugin registered, its status and its errors filled in.
-
-    With ``check``, each backbone is also built (see ``_build_failures``): slow, and it imports Keras.
-    """
+def plugin_report(failures: dict[str, str] | None = None):
+    """``plugin_infos()`` with what each plugin registered, its status and its errors filled in;
+    ``failures`` (plugin -> why) marks more plugins broken (zoo.listing.check_plugins builds
+    each backbone to find them)."""
     registry = _registry()
-    failures = _build_failures() if check else {}
+    failures = failures or {}
 
     def of(kind, plugin):
         return [n for n, r in registry.cards[kind].items() if r.plugin == plugin]

@@ -1,4 +1,6 @@
-"""Result rows, typed: one ``TrialRow`` per trial, its fields the columns of results.json/.csv.
+"""Result rows, typed: one ``TrialRow`` per compare trial, its fields the columns of
+results.json/.csv, and one ``RankRow`` per rank trial (rank.json/.csv); a trial's state is a
+``Status``, as optuna's trial states are an enum.
 
 A failed trial's row is the same type with the figures left empty, so every row has
 every column with its type: an integer column stays integer (``32``, never ``32.0``)
@@ -8,10 +10,19 @@ in the files and in the DataFrame, even when some rows have no value.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from enum import Enum
 
 from .recipe import Recipe
 
-STATUSES = ("ok", "failed")
+
+class Status(str, Enum):
+    """How a trial ended. A ``str``, so that files and frames hold the plain word."""
+
+    OK = "ok"
+    FAILED = "failed"  # an error, or interrupted: the row's ``error`` says which
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -21,7 +32,7 @@ class TrialRow:
     backbone: str
     dataset: str
     seed: int = 0
-    status: str = "ok"  # "ok" or "failed"
+    status: str = Status.OK
     error: str | None = None
     # The data as the trial saw it.
     data_shape: str | None = None
@@ -78,7 +89,9 @@ class TrialRow:
     def from_dict(cls, data: dict) -> "TrialRow":
         """A row read back from a file (this zoo's or an older one's): each value in its column's type."""
         known = {f.name: f for f in fields(cls)}
-        return cls(**{name: _typed(value, _TYPES[name]) for name, value in data.items() if name in known})
+        row = cls(**{name: _typed(value, _TYPES[name]) for name, value in data.items() if name in known})
+        row.status = Status(row.status)  # ValueError for a word zoo never writes
+        return row
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,3 +142,48 @@ def frame(rows) -> "pandas.DataFrame":  # noqa: F821
     records = [row.to_dict() if isinstance(row, TrialRow) else TrialRow.from_dict(row).to_dict() for row in rows]
     return pd.DataFrame(records, columns=COLUMNS).astype(DTYPES)
 
+
+
+RANK_BY = {"logme": "logme", "knn": "knn_accuracy"}  # --rank-by NAME: the row's column
+
+
+@dataclass
+class RankRow:
+    """What ranking one backbone on one dataset found (``zoo rank``)."""
+
+    backbone: str
+    dataset: str
+    status: str = Status.OK
+    error: str | None = None
+    logme: float | None = None  # LogME evidence per sample on the training features: higher is better
+    knn_accuracy: float | None = None  # 5-nearest-neighbour accuracy on the validation features
+    feature_dim: int | None = None
+    train_images: int | None = None
+    val_images: int | None = None
+    extract_seconds: float | None = None  # getting the features (reading them, on a store hit)
+    score_seconds: float | None = None
+    feature_store: str | None = None  # hit, miss, or empty without the store
+    weights: str | None = None
+    input_size: int | None = None
+    preprocess: bool | None = None
+    pooling: str = "avg"
+    attempts: int | None = None
+    device: str | None = None
+    backend: str | None = None
+    keras_version: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RankRow":
+        known = {f.name for f in fields(cls)}
+        row = cls(**{k: v for k, v in data.items() if k in known})
+        row.status = Status(row.status)
+        return row
+
+
+def best_first(rows, by: str = "logme") -> list:
+    """Finished rows by ``by`` (a column), best first; failed rows after them."""
+    ok = [r for r in rows if r.status == Status.OK and getattr(r, by) is not None]
+    return sorted(ok, key=lambda r: -getattr(r, by)) + [r for r in rows if r not in ok]

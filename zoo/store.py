@@ -31,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import BadInput, os_reason
+from .output import WriteError, write_text
+
 DEFAULT_LIMIT_GB = 20.0
 CHUNK = 1 << 24  # bytes read at a time when checking an entry
 
@@ -44,8 +47,6 @@ def store_root() -> Path:
 
 def limit_bytes() -> int:
     """The store's size limit: ``ZOO_CACHE_LIMIT_GB`` (default 20)."""
-    from .errors import BadInput
-
     text = os.environ.get("ZOO_CACHE_LIMIT_GB", "")
     try:
         gb = float(text) if text else DEFAULT_LIMIT_GB
@@ -58,8 +59,6 @@ def limit_bytes() -> int:
 
 def check_store() -> Path:
     """The store's folder, writable, and its limit readable: said in one line before any work."""
-    from .errors import BadInput
-
     limit_bytes()
     root = store_root()
     try:
@@ -68,8 +67,7 @@ def check_store() -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise BadInput(f"the feature store {root} cannot be written ({reason}): set ZOO_CACHE to a folder "
+        raise BadInput(f"the feature store {root} cannot be written ({os_reason(exc)}): set ZOO_CACHE to a folder "
                        "you can write to, or add --no-store.") from None
     return root
 
@@ -132,7 +130,7 @@ class Writer:
             features = self.features  # still readable once its file is removed (Linux keeps it)
             self.abandon()
             say(f"{self.key.get('backbone')}: the feature store entry could not be written "
-                f"({os.strerror(exc.errno) if exc.errno else exc}); the features are used without it.")
+                f"({os_reason(exc)}); the features are used without it.")
             return features
         features = self.features
         try:
@@ -197,8 +195,6 @@ class FeatureStore:
             return None
 
     def save_timing(self, key: dict, timing: dict) -> None:
-        from .output import WriteError, write_text
-
         try:
             (self.root / "timings").mkdir(parents=True, exist_ok=True)
             write_text(self.root / "timings" / f"{digest(key)}.json", json.dumps({"key": key, "timing": timing}))

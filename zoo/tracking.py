@@ -18,6 +18,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .errors import BadInput
+from .plots import plot_curves
+from .rows import Status
 
 FINAL_METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_step_ms", "infer_images_per_s",
                  "total_params", "trainable_params", "non_trainable_params", "fit_seconds")
@@ -118,8 +120,6 @@ def log_trial(trial, result) -> None:
         client.log_batch(run.info.run_id, metrics=metrics, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
         with tempfile.TemporaryDirectory() as scratch:
             if result.history:
-                from .report import plot_curves
-
                 plot_curves({name: result.history}, Path(scratch) / "curves.png")
                 client.log_artifact(run.info.run_id, str(Path(scratch) / "curves.png"))
             if result.confusion:
@@ -128,4 +128,4 @@ def log_trial(trial, result) -> None:
         if kind == "compare" and trial.save_models == "all" and row.model:
             client.log_artifact(run.info.run_id, str(Path(trial.root or ".") / row.model), "model")
     finally:  # a run half logged still ends, as failed
-        client.set_terminated(run.info.run_id, "FINISHED" if row.status == "ok" else "FAILED")
+        client.set_terminated(run.info.run_id, "FINISHED" if row.status == Status.OK else "FAILED")

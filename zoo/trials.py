@@ -1,8 +1,8 @@
 """A comparison as a grid of trials: backbone x dataset x seed, under one recipe.
 
 A ``Trial`` is a plain description that pickles and turns into JSON, so any executor
-(this process, a subprocess, a Ray worker) can run it with ``run_trial``; what comes
-back is the result row and the learning curves. The harness does the work.
+(this process, a subprocess, a Ray worker) can run it with ``zoo.runner.run_trial``; what
+comes back is a ``TrialResult``: the row and the learning curves. Nothing here imports Keras.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from pathlib import Path
 
-from .datasets import reads_data_dir
-from .errors import BadInput, ZooError
+from .backend import environment
+from .datasets import DatasetSpec
 from .recipe import Recipe
-from .rows import TrialRow
+from .rows import RankRow, Status, TrialRow
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,11 @@ class Trial:
     it runs, not what it finds."""
 
     backbone: str
-    dataset: str
+    spec: DatasetSpec  # the dataset, parsed: where its images come from
     seed: int
     recipe: Recipe
     folder: str | None = None  # where its model goes (None: keep no model)
     root: str | None = None  # the run's output folder, which row paths are relative to
-    data_dir: str | None = None  # where the dataset's files are (None: Keras's cache or download)
     plugins: tuple[str, ...] = ()  # --plugin specs, so a fresh process loads the same plugins
     cache: bool = True  # cache frozen features: faster, same result (a test checks that)
     cache_budget_mb: float | None = None  # default: half the memory available now
@@ -40,7 +39,12 @@ class Trial:
     mlflow: str | None = None  # log to MLflow at this tracking URI ("": MLflow's default); None: not
     experiment: str | None = None  # the MLflow experiment (None: the dataset)
     tensorboard: str | None = None  # the folder of this trial's TensorBoard logs (None: none)
-    task: str = "compare"  # compare: fine-tune (zoo.harness); rank: score frozen features (zoo.ranking)
+    task: str = "compare"  # compare: fine-tune (zoo.harness); rank: score frozen features (zoo.probe)
+
+    @property
+    def dataset(self) -> str:
+        """The dataset as the user named it: what rows and keys say."""
+        return self.spec.text
 
     @property
     def key(self) -> str:
@@ -70,7 +74,8 @@ class Trial:
 
     @classmethod
     def from_json(cls, data: dict) -> "Trial":
-        return cls(**{**data, "recipe": Recipe(**data["recipe"]), "plugins": tuple(data["plugins"])})
+        return cls(**{**data, "spec": DatasetSpec(**data["spec"]), "recipe": Recipe(**data["recipe"]),
+                      "plugins": tuple(data["plugins"])})
 
 
 def trial_labels(trials) -> dict[str, str]:
@@ -83,21 +88,17 @@ def trial_labels(trials) -> dict[str, str]:
             for key, backbone, dataset, seed in trials}
 
 
-def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: dict[str, Recipe], *,
-         output=None, data_dir=None, plugins=(), cache=True, cache_budget_mb=None, store=True) -> list[Trial]:
-    """Every backbone x dataset x seed, each dataset under its recipe. With one dataset and one
-    seed, each trial writes its model in the output folder itself, as a plain comparison does;
-    otherwise in a sub-folder per trial. With no ``output``, no model is kept.
+def grid(backbones: list[str], datasets: list[DatasetSpec], seeds: list[int], recipes: dict[str, Recipe], *,
+         output=None, plugins=(), cache=True, cache_budget_mb=None, store=True) -> list[Trial]:
+    """Every backbone x dataset x seed, each dataset under its recipe (by its text). With one
+    dataset and one seed, each trial writes its model in the output folder itself, as a plain
+    comparison does; otherwise in a sub-folder per trial. With no ``output``, no model is kept.
     """
     nested = len(datasets) > 1 or len(seeds) > 1
     trials = []
-    for dataset, backbone, seed in product(datasets, backbones, seeds):
-        # In a grid of datasets, --data-dir goes to those that read files from it; alone, a
-        # dataset that cannot use it still gets it, and says so.
-        folder = data_dir if len(datasets) == 1 or reads_data_dir(dataset) else None
-        trial = Trial(backbone, dataset, seed, recipes[dataset], None if output is None else str(output),
-                      None if output is None else str(output), None if folder is None else str(folder),
-                      tuple(plugins), cache, cache_budget_mb, store)
+    for spec, backbone, seed in product(datasets, backbones, seeds):
+        trial = Trial(backbone, spec, seed, recipes[spec.text], None if output is None else str(output),
+                      None if output is None else str(output), tuple(plugins), cache, cache_budget_mb, store)
         if nested and output is not None:
             trial = replace(trial, folder=str(Path(output) / trial.slug))
         trials.append(trial)
@@ -106,7 +107,7 @@ def grid(backbones: list[str], datasets: list[str], seeds: list[int], recipes: d
 
 @dataclass
 class TrialResult:
-    row: TrialRow  # a compare trial's; a rank trial's is a zoo.ranking.RankRow
+    row: TrialRow  # a compare trial's; a rank trial's is a RankRow
     history: dict
     bad_input: bool = False  # the failure was the user's input (exit code 2)
     confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
@@ -119,61 +120,31 @@ class TrialResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "TrialResult":
-        from .ranking import RankRow
-
         row = (RankRow if data.get("task") == "rank" else TrialRow).from_dict(data["row"])
         return cls(row, data["history"], data["bad_input"], data.get("confusion") or {}, data.get("notes") or [])
 
 
+def trial_row(trial: Trial, status: Status = Status.FAILED, error: str | None = None) -> TrialRow:
+    """A compare trial's row with what is known before it runs: its recipe, where it runs and its status."""
+    recipe = trial.recipe
+    return TrialRow(
+        backbone=trial.backbone, dataset=trial.dataset, seed=trial.seed, status=status, error=error,
+        weights=recipe.weights or "none", input_size=recipe.input_size, freeze=recipe.freeze,
+        pooling=recipe.pooling, preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
+        optimizer=recipe.optimizer, lr=recipe.lr, momentum=recipe.momentum, epochs=recipe.epochs,
+        batch_size=recipe.batch_size, devices=recipe.devices if isinstance(recipe.devices, int) else None,
+        val_split=recipe.val_split, limit=recipe.limit, finetune_epochs=recipe.finetune_epochs,
+        finetune_lr=recipe.finetune_lr if recipe.finetune_epochs else None, unfreeze_from=recipe.unfreeze_from,
+        attempts=1, trial=trial.key, recipe=recipe.fingerprint(), **environment())
+
+
+def rank_row(trial: Trial, status: Status = Status.FAILED, error: str | None = None) -> RankRow:
+    """A rank trial's row with what is known before it runs."""
+    return RankRow(trial.backbone, trial.dataset, status, error, weights=trial.recipe.weights or "none",
+                   input_size=trial.recipe.input_size, preprocess=trial.recipe.preprocess, attempts=1,
+                   **environment())
+
+
 def failed(trial: Trial, error: str, bad_input: bool = False) -> TrialResult:
-    from .harness import trial_row
-    from .ranking import rank_row
-
-    return TrialResult((rank_row if trial.task == "rank" else trial_row)(trial, "failed", error), {}, bad_input)
-
-
-def run_trial_away(trial: Trial, data) -> TrialResult:
-    """``run_trial`` where nobody watches (a trial subprocess, a Ray worker): what it says goes
-    back with its result, for the driver to say."""
-    notes = []
-    result = run_trial(trial, data, say=lambda *parts, **_: notes.append(" ".join(map(str, parts))))
-    result.notes = notes
-    return result
-
-
-def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
-    """Run one trial; every failure but Ctrl-C becomes a failed row.
-
-    ``data`` is the dataset's ``ImageData`` when the executor loaded it once for all
-    trials; otherwise it is read here.
-    """
-    from .datasets import load_dataset
-    from .harness import Splits, run_backbone
-    from .ranking import rank_backbone
-    from .errors import one_line
-    from .plugins import load_plugins
-    from .registry import get_backbone
-
-    load_plugins(trial.plugins)
-    try:
-        if data is None:
-            data = load_dataset(trial.dataset, trial.data_dir)
-        splits = Splits.from_data(data, trial.recipe.val_split, trial.recipe.limit)
-        if trial.task == "rank":
-            result = TrialResult(rank_backbone(get_backbone(trial.backbone), splits, trial, progress, say), {})
-        else:
-            outcome = run_backbone(get_backbone(trial.backbone), splits, trial, progress, say)
-            result = TrialResult(outcome.row, outcome.history, confusion=outcome.confusion)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # one trial failing must not lose the others
-        error = str(exc) if isinstance(exc, ZooError) else one_line(exc)
-        result = failed(trial, error, isinstance(exc, BadInput))
-    if trial.mlflow is not None:  # where the trial ran: a subprocess or a Ray worker logs its own run
-        from .tracking import log_trial
-
-        try:
-            log_trial(trial, result)
-        except Exception as exc:  # the result stands: it is in the output folder all the same
-            say(f"{trial.backbone}: could not log to MLflow ({one_line(exc)}).")
-    return result
+    """A trial that failed (or never finished): its row, of its kind, saying why."""
+    return TrialResult((rank_row if trial.task == "rank" else trial_row)(trial, Status.FAILED, error), {}, bad_input)

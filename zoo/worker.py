@@ -7,6 +7,11 @@ import signal
 import sys
 from pathlib import Path
 
+from .executors import load_saved_dataset
+from .output import write_text
+from .runner import run_trial_away
+from .trials import Trial
+
 
 def die_with_parent(parent: int) -> None:
     """End this process when zoo ends, even by kill -9, so no trial trains on for nobody.
@@ -24,10 +29,6 @@ def die_with_parent(parent: int) -> None:
 
 
 def main(spec_path: str, result_path: str) -> None:
-    from .executors import load_saved_dataset
-    from .output import write_text
-    from .trials import Trial, run_trial_away
-
     spec = json.loads(open(spec_path).read())
     result = run_trial_away(Trial.from_json(spec["trial"]), load_saved_dataset(spec["data"]))
     write_text(Path(result_path), json.dumps(result.to_json()))

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 
-from .measure import BACKENDS, Settings, failed_row, is_failed, mode_names
+from .settings import BACKENDS, Settings, failed_row, is_failed, mode_names
 
 
 def _subprocess_args(names, settings: Settings, mode: str, plugin_specs) -> list[str]:

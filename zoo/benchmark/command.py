@@ -16,12 +16,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import backend, registry, timing
-from ..listing import selection_options
-from ..output import finite
+from ..cli_options import selection_options
+from ..formatting import num
+from ..output import check_folder, finite
+from ..selection import choose, plan_line
 from .backends import run_backends
 from .files import compare_rows, geometric_mean, load_results, write_rows
-from .measure import (BACKENDS, NUM_CLASSES, PRECISIONS, TRAIN_FULL, Settings, backend_version,
-                      is_failed, resolved_jit, run_bench)
+from .settings import (BACKENDS, NUM_CLASSES, PRECISIONS, TRAIN_FULL, Settings, backend_version, is_failed,
+                       resolved_jit)
 
 out = Console() if Console().is_terminal else Console(width=200)
 err = Console(stderr=True)
@@ -30,10 +32,6 @@ MOVED = "--compare moved: use `zoo bench compare A.json B.json`."
 
 
 # --- Tables --------------------------------------------------------------------------------------
-
-def _fmt(value, spec=",.1f"):
-    return "-" if value is None else format(value, spec)
-
 
 def rows_table(rows, caption: str) -> Table:
     backends = sorted({row.get("backend") for row in rows if row.get("backend")})
@@ -53,11 +51,11 @@ def rows_table(rows, caption: str) -> Table:
         if is_failed(row):
             table.add_row(*map(escape, cells), "[red]failed[/]", *[""] * (len(columns) - len(cells) - 1))
             continue
-        table.add_row(*map(escape, cells), _fmt(row["step_ms_median"]),
-                      f"{_fmt(row['step_ms_p10'])}-{_fmt(row['step_ms_p90'])}",
-                      _fmt(row["images_per_s"]), _fmt(row["compile_s"], ".2f"),
-                      _fmt(row["peak_host_mb"], ",.0f"), _fmt(row["peak_device_mb"], ",.0f"),
-                      _fmt(row["params"], ","))
+        table.add_row(*map(escape, cells), num(row["step_ms_median"], ",.1f"),
+                      f"{num(row['step_ms_p10'], ',.1f')}-{num(row['step_ms_p90'], ',.1f')}",
+                      num(row["images_per_s"], ",.1f"), num(row["compile_s"], ".2f"),
+                      num(row["peak_host_mb"], ",.0f"), num(row["peak_device_mb"], ",.0f"),
+                      num(row["params"], ","))
     return table
 
 
@@ -87,8 +85,8 @@ def print_comparison(path_a, path_b, console: Console | None = None) -> list[dic
         ratio = row["ratio"]
         verdict = row["note"] or ("" if ratio is None else "same" if abs(ratio - 1) < 0.005 else
                                   f"{1 / ratio:.2f}x faster" if ratio < 1 else f"{ratio:.2f}x slower")
-        table.add_row(escape(row["name"]), _fmt(row["a_ms"], ",.2f"), _fmt(row["b_ms"], ",.2f"),
-                      _fmt(ratio, ".3f"), escape(verdict))
+        table.add_row(escape(row["name"]), num(row["a_ms"], ",.2f"), num(row["b_ms"], ",.2f"),
+                      num(ratio, ".3f"), escape(verdict))
     console.print(table)
     ratios = [r["ratio"] for r in rows if r["ratio"]]
     if ratios:
@@ -186,21 +184,15 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
     reported in its row and the others still run; the exit code is then 1.
     `zoo bench NAME...` is short for `zoo bench run NAME...`.
     """
-    if all_ and names:
-        raise click.UsageError("give backbone names or --all, not both.")
-    if not all_ and not names:
-        raise click.UsageError("give one or more backbone names, or --all (see `zoo list`).")
-    from ..listing import choose, plan_line
+    from ..model import check_input_size  # the face imports Keras only once there is work
+    from .measure import run_bench
 
     chosen = choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)
-    if output:  # before any timing, not after hours of it
-        from ..output import check_folder
-
-        check_folder(Path(output).expanduser().resolve().parent, "--output's folder")
+    if output:  # expanded once, and checked before any timing, not after hours of it
+        output = Path(output).expanduser()
+        check_folder(output.resolve().parent, "--output's folder")
     cards = [registry.get_backbone(n) for n in chosen]
     if input_size:  # every card before any work: a size too small for one is the user's to fix
-        from ..model import check_input_size
-
         for card in cards:
             check_input_size(card, input_size)
     settings = Settings(batch_size, input_size, steps, warmup, precision, jit, freeze)
@@ -222,7 +214,7 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
     else:
         out.print(rows_table(rows, caption(rows, settings)))  # shown before the file: nothing is lost
     if output:
-        write_rows(rows, Path(output))
+        write_rows(rows, output)
         if not as_json:
             err.print(f"Rows written to {output}", highlight=False)
     failed = [row for row in rows if is_failed(row)]

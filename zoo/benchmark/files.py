@@ -10,17 +10,15 @@ import json
 import math
 from pathlib import Path
 
-from ..errors import BadInput
-from ..plugins import one_line
-from .measure import ROW_KEYS, STATUS_KEYS, is_failed
+from ..errors import BadInput, one_line
+from ..output import finite, write_text
+from .settings import ROW_KEYS, STATUS_KEYS, is_failed
 
 
 def write_rows(rows, path: Path) -> None:
     """The rows in ``path`` (.csv or .json), whole or not at all (zoo.output)."""
-    from ..output import finite, write_text
-
     if path.suffix.lower() == ".csv":
-        import pandas as pd
+        import pandas as pd  # here: `zoo --help` imports this module
 
         write_text(path, pd.DataFrame(rows, columns=[*ROW_KEYS, *STATUS_KEYS]).to_csv(index=False))
     else:

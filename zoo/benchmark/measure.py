@@ -2,56 +2,24 @@
 
 Each backbone is assembled with ``zoo.model.assemble`` (preprocessing, backbone, the
 protocol's head), without weights, and timed on a random batch with ``zoo.timing``.
-Rows are one per backbone per mode, with the keys in ``ROW_KEYS`` and ``STATUS_KEYS``.
+Rows are one per backbone per mode, with the keys in ``ROW_KEYS`` and ``STATUS_KEYS`` (zoo.benchmark.settings).
 The pytest-benchmark suite in ``benchmarks/`` builds its models with ``build_model``.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib.metadata
 import os
 import threading
-from dataclasses import dataclass, field
+
+import keras
 
 from .. import backend, timing
-from ..plugins import one_line
-
-ROW_KEYS = ("backbone", "mode", "batch_size", "input_size", "precision", "step_ms_median",
-            "step_ms_p10", "step_ms_p90", "images_per_s", "compile_s", "peak_host_mb",
-            "peak_device_mb", "params", "device", "backend", "keras_version")
-STATUS_KEYS = ("status", "error")  # "ok" and None, or "failed" and a one-line reason
-FAILED = "failed"  # the word zoo compare's rows use (zoo.rows.STATUSES)
-
-# The head ends in a 10-way softmax, as in ``zoo compare`` on CIFAR-10, so that the
-# figures predict its step times. A 1000-way head would add 0.25M parameters
-# (Dense 256 -> 1000): next to any of the backbones, a difference in the noise.
-NUM_CLASSES = 10
-
-MODES = ("train", "infer")
-# The train row's mode under ``--freeze none``: every layer trains (full fine-tuning).
-TRAIN_FULL = "train-full"
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # backend -> package
-
-
-def is_failed(row: dict) -> bool:
-    """Whether a row has no timing. Any status but "ok": rows that zoo bench wrote before it
-    said "failed" say "error", and files are kept and compared long after."""
-    return row.get("status", "ok") != "ok"
-
-
-@dataclass
-class Settings:
-    batch_size: int = 32
-    input_size: int | None = None  # None: each card's min_input_size
-    steps: int = timing.TIMED_STEPS
-    warmup: int = timing.WARMUP_STEPS
-    precision: str = "float32"
-    jit: bool | None = None  # None: Keras's "auto"
-    freeze: str = "recommended"
-    jit_resolved: set = field(default_factory=set)  # what Keras made of jit, as models compile
-
+from ..backend import environment
+from ..errors import one_line
+from ..model import assemble
+from ..rows import Status
+from .settings import FAILED, NUM_CLASSES, ROW_KEYS, Settings, mode_names
 
 # --- Memory --------------------------------------------------------------------------------------
 
@@ -112,22 +80,9 @@ class HostPeak:
 
 # --- Running one backend in this process -------------------------------------------------------
 
-def backend_version(name: str | None = None) -> str | None:
-    """The installed version of a Keras backend's package, without importing it."""
-    name = name or backend.backend_name()
-    try:
-        return importlib.metadata.version(BACKENDS.get(name, name))
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def build_model(card, size: int, *, freeze: str = "recommended", jit: bool | None = None,
                 num_classes: int = NUM_CLASSES):
     """The full image -> prediction model zoo trains, without weights, compiled for train steps."""
-    import keras
-
-    from ..model import assemble
-
     model = assemble(card, (size, size, 3), num_classes, input_size=size, weights=None,
                      freeze=freeze, pooling="recommended", preprocess=True).model
     model.compile(optimizer=keras.optimizers.SGD(), loss="sparse_categorical_crossentropy",
@@ -140,26 +95,10 @@ def _round(value, digits):
 
 
 def _base_row(name: str, mode: str, batch_size: int, input_size, precision: str) -> dict:
-    from ..harness import environment
-
     row = dict.fromkeys(ROW_KEYS)
     row.update(backbone=name, mode=mode, batch_size=batch_size, input_size=input_size,
-               precision=precision, **environment(), status="ok", error=None)
+               precision=precision, **environment(), status=Status.OK, error=None)
     return row
-
-
-def failed_row(name, mode, settings: Settings, input_size, error: str, **known) -> dict:
-    """A row for a backbone that could not be timed: every figure None, and why."""
-    row = dict.fromkeys((*ROW_KEYS, *STATUS_KEYS))
-    row.update(backbone=name, mode=mode, batch_size=settings.batch_size, input_size=input_size,
-               precision=settings.precision, **known, status=FAILED, error=error)
-    return row
-
-
-def mode_names(mode: str, freeze: str) -> list[str]:
-    """The row modes that ``--mode`` and ``--freeze`` ask for."""
-    train = TRAIN_FULL if freeze == "none" else "train"
-    return {"train": [train], "infer": ["infer"], "both": [train, "infer"]}[mode]
 
 
 def _time_mode(model, mode: str, settings: Settings) -> dict:
@@ -178,8 +117,6 @@ def _time_mode(model, mode: str, settings: Settings) -> dict:
 
 def bench_backbone(card, settings: Settings, modes: list[str], progress=None) -> list[dict]:
     """One row per mode for ``card``; a failure becomes a failed row and never raises."""
-    import keras
-
     size = settings.input_size or card.min_input_size
     rows = []
     model = None
@@ -218,17 +155,8 @@ def bench_backbone(card, settings: Settings, modes: list[str], progress=None) ->
     return rows
 
 
-def resolved_jit(settings: Settings) -> str:
-    asked = {None: "auto", True: "on", False: "off"}[settings.jit]
-    if settings.jit is None and len(settings.jit_resolved) == 1:
-        return f"auto ({'on' if next(iter(settings.jit_resolved)) else 'off'} here)"
-    return asked
-
-
 def run_bench(cards, settings: Settings, mode: str = "both", progress=None) -> list[dict]:
     """Every row for ``cards`` on the running Keras backend, under ``settings.precision``."""
-    import keras
-
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:

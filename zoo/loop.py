@@ -1,0 +1,117 @@
+"""The run loop that ``zoo compare`` and ``zoo rank`` share, as optuna runs every study through
+one ``_optimize``: the datasets read once, the trials handed to an executor, progress, the
+results saved after each trial, failed rows, retries said, and Ctrl-C. What differs between
+the commands (which rows they keep, which files they write) comes in as callbacks.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .datasets import ImageData, check_splits, load
+from .executors import ExecutorOptions, finishing, run_trials
+from .output import WriteError
+from .rows import Status
+from .trials import Trial, TrialResult, failed
+
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
+def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData]:
+    """The data of every dataset the trials use, by its text, each read once and its splits
+    checked (BadInput when ``--limit`` or ``--val-split`` leaves one empty)."""
+    data = {}
+    for trial in trials:
+        spec = trial.spec
+        if spec.text in data:
+            continue
+        where = spec.path or spec.data_dir or "Keras's cache, downloading it if needed"
+        with console.status(f"{spec.text}: reading {where}..."):  # a download draws Keras's own bar
+            data[spec.text] = load(spec)
+        check_splits(data[spec.text], spec.text, trial.recipe.val_split, trial.recipe.limit)
+    return data
+
+
+def run_loop(trials: list[Trial], data: dict, executor: ExecutorOptions, console: Console, *, title: str,
+             record, save, label=None, on_interrupted=None, show_progress: bool = True) -> int:
+    """Run ``trials`` on ``executor`` and return the exit code: 0, 1 (a trial failed, or a file
+    could not be written) or 2 (a trial failed on bad input).
+
+    - ``record(trial, result)`` keeps each finished trial's result, as the command keeps rows;
+    - ``save()`` writes the command's files after each trial; a ``WriteError`` is said in one
+      line, the rows stay in memory and are written at the next chance;
+    - ``label(trial)`` names a trial in messages (default: its backbone);
+    - on Ctrl-C the executor ends the running trials, ``on_interrupted(trials)`` gets those that
+      had started and not finished, what finished is saved, and KeyboardInterrupt is raised.
+    """
+    label = label or (lambda trial: trial.backbone)
+    code, unsaved = 0, False
+
+    def save_now() -> None:
+        nonlocal code, unsaved
+        try:
+            save()
+            unsaved = False
+        except WriteError as exc:  # say it, keep the rows, and go on with the others
+            console.print(f"[red]Error:[/] {escape(str(exc))} The results stay in memory and are written at the next "
+                          "chance.", highlight=False, soft_wrap=True)
+            code, unsaved = max(code, 1), True
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, disable=not show_progress) as bar:
+        name = executor.name
+        overall = bar.add_task(f"{title} ({name})", total=len(trials))
+        counts = {"done": 0, "failed": 0}
+        begun, running, finished = set(), set(), set()  # trial keys (Ray: begun = handed to Ray)
+        busy = "in Ray" if name == "ray" else "running"  # Ray's driver cannot tell running from queued
+
+        def show_counts():
+            bar.update(overall, description=f"{title} ({name}): {counts['done']} done, {counts['failed']} failed, "
+                       f"{len(running)} {busy}")
+
+        def started(trial):  # under --executor process, called from the executor's threads
+            begun.add(trial.key)
+            running.add(trial.key)
+            show_counts()
+
+        def ended(trial):
+            running.discard(trial.key)
+
+        def retried(trial, why):
+            console.print(f"[yellow]{escape(label(trial))}: {escape(why)}; running it once more.[/]", highlight=False)
+
+        results = run_trials(trials, data, executor, bar if show_progress else None, say=console.print,
+                             started=started, ended=ended, retried=retried)
+        try:
+            for trial, result in results:
+                finished.add(trial.key)
+                for note in result.notes:  # said where the trial ran
+                    console.print(f"{escape(label(trial))}: {escape(note)}", highlight=False)
+                record(trial, result)
+                if result.row.status != Status.OK:
+                    counts["failed"] += 1
+                    console.print(f"[red]{escape(label(trial))} failed:[/] {escape(result.row.error or '')}",
+                                  highlight=False)
+                    code = 2 if result.bad_input else max(code, 1)
+                else:
+                    counts["done"] += 1
+                save_now()
+                bar.advance(overall)
+                show_counts()
+        except KeyboardInterrupt:
+            with finishing(console.print):  # a second Ctrl-C must not cut the saving short
+                results.close()  # the executor ends the trials still running
+                if on_interrupted is not None:
+                    on_interrupted([t for t in trials if t.key in begun and t.key not in finished])
+                save_now()
+            raise
+    if unsaved:
+        save_now()  # one more try: space may have been freed meanwhile
+    return code
+
+
+def interrupted_result(trial: Trial) -> TrialResult:
+    """The failed result of a trial Ctrl-C stopped before it finished."""
+    return failed(trial, INTERRUPTED)

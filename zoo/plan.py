@@ -1,0 +1,129 @@
+"""The plan: everything a comparison or a ranking will do, decided and checked before any work.
+
+``zoo compare``, ``zoo rank`` and their Python faces all call ``plan``: the backbones chosen,
+each ``--dataset`` parsed and looked up once, each dataset's recipe resolved (given > the
+dataset's recommendation > the default), weights, head and sizes checked, the seeds, the
+executor and where the results go. Any bad input raises BadInput, and the output folder is
+made only once everything else has passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .datasets import parse_dataset, parse_dataset_specs
+from .errors import BadInput
+from .executors import EXECUTORS, ExecutorOptions
+from .model import check_input_size, check_weights_file
+from .output import check_folder
+from .plugins import load_plugins
+from .recipe import flag, resolve
+from .registry import get_backbone, get_dataset, get_head
+from .rows import RANK_BY
+from .selection import choose
+from .store import check_store
+from .tracking import where_results_go
+from .trials import Trial, grid
+
+# Executor options, and the executor each belongs to: given under another, they are refused.
+EXECUTOR_OPTIONS = {"jobs": "process", "address": "ray", "cpus_per_trial": "ray", "gpus_per_trial": "ray"}
+
+
+@dataclass
+class Plan:
+    """Everything a comparison will do, decided and checked before any training."""
+
+    trials: list[Trial]
+    executor: ExecutorOptions
+    output: Path | None
+    resume: bool = False
+    overwrite: bool = False
+    applied: dict = field(default_factory=dict)  # dataset -> the recommendations it applied
+    seeds: list[int] = field(default_factory=list)
+    top: int | None = None  # rank the backbones first and fine-tune the ``top`` best (zoo.comparison)
+    rank_by: str = "logme"
+    save_models: str = "best"  # best: only the best trial's model per dataset stays; all; none
+    command: str = ""  # what ran, for the report
+
+
+def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int]:
+    """``--seeds 1,2`` (or a list), ``--repeats N`` (seeds 0..N-1) or the one ``--seed``."""
+    if seeds is not None and repeats:
+        raise BadInput("give --seeds or --repeats, not both.")
+    if repeats:
+        return list(range(repeats))
+    if seeds is not None:
+        if isinstance(seeds, str):
+            try:
+                seeds = [int(s) for s in seeds.split(",") if s.strip()]
+            except ValueError:
+                raise BadInput(f"--seeds {seeds!r} is not a comma-separated list of integers.") from None
+        if not seeds:
+            raise BadInput("--seeds: give at least one seed.")
+        return list(dict.fromkeys(int(s) for s in seeds))
+    return [seed]
+
+
+def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, seeds=None, repeats=None,
+         seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
+         cache_budget_mb=None, store: bool = True, executor: str = "local", jobs=None, address=None,
+         cpus_per_trial=None, gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None,
+         max_gmacs=None, top: int | None = None, rank_by: str = "logme", save_models: str = "best",
+         save_optimizer: bool = False, mlflow: str | None = None, experiment: str | None = None,
+         tensorboard: bool = False, command: str = "") -> Plan:
+    """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
+    dataset's recommendation > the default), seeds, executor and output. An executor option
+    left None is not given. Any bad input raises BadInput, before the output folder is made."""
+    load_plugins(tuple(plugins))
+    names = [backbones] if isinstance(backbones, str) else list(backbones or [])
+    cards = [get_backbone(name) for name in choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)]
+    texts = parse_dataset_specs(dataset)
+    specs = [parse_dataset(text, data_dir, alone=len(texts) == 1) for text in texts]
+    recipes, applied = {}, {}
+    for spec in specs:  # each dataset under its own recommendations
+        recipes[spec.text], applied[spec.text] = resolve(given, get_dataset(spec.name).recipe)
+    for recipe in dict.fromkeys(recipes.values()):
+        get_head(recipe.head)  # an unknown head fails before any data is read
+        check_weights(recipe.weights, cards)
+        if recipe.input_size is not None:
+            for card in cards:
+                check_input_size(card, recipe.input_size)
+    if executor not in EXECUTORS:
+        raise BadInput(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}.")
+    executor_given = {name: value for name, value in (("jobs", jobs), ("address", address),
+                      ("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)) if value is not None}
+    for name in executor_given:
+        if EXECUTOR_OPTIONS[name] != executor:
+            raise BadInput(f"{flag(name)} applies to --executor {EXECUTOR_OPTIONS[name]} only: add "
+                           f"--executor {EXECUTOR_OPTIONS[name]}, or leave {flag(name)} out.")
+    if resume and overwrite:
+        raise BadInput("give --resume (keep the earlier results) or --overwrite (replace them), not both.")
+    if resume and output is None:
+        raise BadInput("--resume needs --output FOLDER: the folder of the run to resume.")
+    if rank_by not in RANK_BY:
+        raise BadInput(f"--rank-by {rank_by!r}: choose one of {', '.join(RANK_BY)}.")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise BadInput(f"--top {top!r}: give the number of backbones to fine-tune (1 or more).")
+    seeds = seed_list(seeds, repeats, seed)
+    output = None if output is None else Path(output).expanduser()
+    trials = grid([card.name for card in cards], specs, seeds, recipes, output=output, plugins=plugins,
+                  cache=cache, cache_budget_mb=cache_budget_mb, store=store)
+    trials = where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard)
+    if store and cache:
+        check_store()
+    if output is not None:
+        check_folder(output)  # made last: a refused plan leaves nothing behind
+    return Plan(trials, ExecutorOptions(executor, **executor_given), output, resume, overwrite, applied,
+                seeds, top, rank_by, save_models, command)
+
+
+def check_weights(weights, cards) -> None:
+    """A weights file fits one architecture: refused for several backbones before any work."""
+    if weights in (None, "imagenet"):
+        return
+    if len(cards) > 1:
+        raise BadInput(f"--weights {weights}: one weights file cannot fit {len(cards)} backbones "
+                       f"({', '.join(c.name for c in cards)}); compare one backbone with its own file, "
+                       "or use --weights imagenet or --weights none.")
+    check_weights_file(weights, cards[0].name)

@@ -1,0 +1,51 @@
+"""The rank probe: one backbone's frozen features scored against the labels, nothing trained
+(a ``zoo rank`` trial). The features are the backbone's output, average-pooled as the published
+rankings pool them (the penultimate layer's average), from the feature store or extracted and
+stored; zoo.scores gives LogME and a k-NN accuracy."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import keras
+
+from .datasets import Splits
+from .features import feature_key, frozen_features
+from .model import assemble
+from .rows import RankRow, Status
+from .scores import knn_accuracy, logme
+from .store import FeatureStore
+from .trials import Trial, rank_row
+
+
+def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) -> RankRow:
+    """Pooled frozen features of the training and validation splits, scored: LogME on the
+    training features, k-NN accuracy of the validation features against them. Raises what
+    building the backbone raises (BadInput for a weights file that does not fit)."""
+    keras.utils.clear_session()
+    recipe = trial.recipe
+    size = recipe.input_size or max(max(splits.image_shape[:2]), card.min_input_size)
+    assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size, weights=recipe.weights,
+                         freeze="all", pooling="avg", preprocess=recipe.preprocess, seed=trial.seed)
+    frozen = assembled.frozen or keras.Model(assembled.model.input, assembled.backbone.output)
+    # Pooled as the published rankings pool (the penultimate layer's average): one vector per image.
+    pooled = frozen if len(frozen.output.shape) == 2 else keras.Model(
+        frozen.input, keras.layers.GlobalAveragePooling2D(name="rank_pool")(frozen.output))
+    store = FeatureStore() if trial.store else None
+    start, sources, got = time.perf_counter(), [], {}
+    for part, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val)):
+        key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="avg",
+                          dataset=trial.dataset, split=part, limit=recipe.limit, val_split=recipe.val_split,
+                          x=x, y=y) if store else {}
+        got[part], source = frozen_features(pooled, x, y, key, store, batch_size=recipe.batch_size, in_memory=True,
+                                            progress=progress, label=f"{card.name} features ({part})", say=say)
+        sources.append(source)
+    extract_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    score = logme(got["train"], splits.y_train)
+    knn = knn_accuracy(got["train"], splits.y_train, got["val"], splits.y_val)
+    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, feature_dim=int(got["train"].shape[1]),
+                   train_images=len(splits.x_train), val_images=len(splits.x_val), extract_seconds=extract_seconds,
+                   score_seconds=time.perf_counter() - start, input_size=size,
+                   feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None)
