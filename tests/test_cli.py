@@ -1,6 +1,7 @@
 """The `zoo` commands list, layers, plugins, datasets and heads, plugin loading and exit codes (in process,
 but for the installed script and entry-point discovery)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,17 @@ def test_datasets_and_heads_name_the_plugin_as_list_does(run_zoo):
     row = next(line for line in run_zoo("datasets", check=0).stdout.splitlines() if "│ synthetic" in line)
     assert row.split("│")[5].strip() == "generated"
     assert {row["plugin"] for row in json_out(run_zoo("heads", "--json", check=0))} == {"zoo"}
+
+
+def test_a_path_with_a_tilde_is_expanded_wherever_zoo_takes_one(run_zoo, tmp_path, monkeypatch):
+    """A shell leaves ``~`` alone in ``--opt=~/x`` and in quotes: zoo expands it itself, once, and
+    uses the expanded path (#20: a checked path was dropped and the raw one used later)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    (home / "tiny_plugin.py").write_text(TINY_PLUGIN.read_text())
+    run_zoo("--plugin", "~/tiny_plugin.py", "bench", "tiny", "--steps", "1", "--warmup", "0", "--mode", "infer",
+            "--output", "~/rows.json", check=0)
+    assert [row["backbone"] for row in json.loads((home / "rows.json").read_text())] == ["tiny"]
+    assert not (tmp_path / "~").exists(), "nothing written under a folder named ~"

@@ -93,3 +93,21 @@ def test_compare_with_bad_weights_exits_2_with_one_line(tiny, tmp_path, kind):
     lines = [line for line in result.stderr.splitlines() if str(path) in line]
     assert len(lines) == 1 and "tiny" in lines[0], result.stderr
     assert "warning" not in result.stderr.lower(), result.stderr
+
+
+def test_a_weights_path_with_a_tilde_is_expanded_once_and_read_with_the_store(tiny, tmp_path, monkeypatch):
+    """``weights="~/tiny.weights.h5"``: the plan checked the expanded path and then dropped it, so the
+    feature store's key stat'ed the raw ``~`` path and the trial failed (FileNotFoundError)."""
+    import zoo
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    build_backbone(tiny, 16, None).save_weights(home / "tiny.weights.h5")
+    frame = zoo.compare(["tiny"], "synthetic", weights="~/tiny.weights.h5", limit=40, epochs=1, progress=False)
+    [row] = frame.to_dict("records")
+    assert row["status"] == "ok", row["error"]
+    assert row["weights"] == str(home / "tiny.weights.h5") and row["feature_store"] == "miss"
+    again = zoo.compare(["tiny"], "synthetic", weights=str(home / "tiny.weights.h5"), limit=40, epochs=1,
+                        progress=False)
+    assert again["feature_store"].tolist() == ["hit"], "the same file, the same features"

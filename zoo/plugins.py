@@ -79,8 +79,8 @@ def _load_entry_points() -> None:
 
 
 def import_plugin(spec: str):
-    """Import a plugin given as a ``.py`` file path or a dotted module name."""
-    path = Path(spec)
+    """Import a plugin given as a ``.py`` file path (``~`` expanded) or a dotted module name."""
+    path = Path(spec).expanduser()
     if spec.endswith(".py") or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"no such plugin file: {spec}")
