@@ -101,11 +101,16 @@ def test_the_report_opens_in_a_browser_without_errors(run_zoo, cifar, tmp_path):
     assert "CONSOLE" not in opened.stderr and "Uncaught" not in opened.stderr
 
 
+def kept_models(folder) -> list[str]:
+    """The .keras files under ``folder``, by their path relative to it (as rows name them)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.keras"))
+
+
 @pytest.mark.parametrize("save, kept", [("none", 0), ("best", 1), ("all", 2)])
 def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, save, kept):
     compare(run_zoo, cifar, tmp_path, "--save-models", save)
     rows = json.loads((tmp_path / "results.json").read_text())
-    models = sorted(p.name for p in tmp_path.rglob("*.keras"))
+    models = kept_models(tmp_path)
     assert len(models) == kept
     assert sorted(row["model"] for row in rows if row["model"]) == models
     if save == "best":
@@ -191,15 +196,17 @@ def test_the_pareto_front_is_what_nothing_beats():
 
 def test_best_leaves_an_earlier_runs_models_alone(run_zoo, cifar, tmp_path):
     compare(run_zoo, cifar, tmp_path, "--save-models", "all", "--seeds", "0")
-    before = sorted(p.name for p in tmp_path.rglob("*.keras"))
-    assert len(before) == 2
-    # Resumed with another seed under the default (best): this run's beaten models go, not the earlier ones.
+    before = kept_models(tmp_path)
+    assert before == ["grid-a.keras", "grid-b.keras"]
+    # Resumed with another seed under the default (best): this run's beaten models go, not the earlier
+    # ones. Paths, not names: seed 1's models are grid-a.keras and grid-b.keras too, in their folders.
     compare(run_zoo, cifar, tmp_path, "--seeds", "0,1", "--resume")
     rows = json.loads((tmp_path / "results.json").read_text())
     assert len(rows) == 4
-    assert {p.name for p in tmp_path.rglob("*.keras")} >= set(before)
-    assert len([row for row in rows if row["seed"] == 1 and row["model"]]) <= 1
-    assert all((tmp_path / row["model"]).is_file() for row in rows if row["model"])
+    after = kept_models(tmp_path)
+    assert set(before) <= set(after), "the earlier run's models stay"
+    assert after == sorted(row["model"] for row in rows if row["model"]), "every model on disk has its row"
+    assert len([row for row in rows if row["seed"] == 1 and row["model"]]) <= 1, "of this run's, the best alone"
 
 
 def test_mlflow_does_not_swallow_a_backbone_name(run_zoo, cifar, tmp_path):

@@ -27,6 +27,22 @@ def ok_rows(folder):
     return {r["trial"]: r for r in rows if r["status"] == "ok"}, {r["trial"]: r for r in rows if r["status"] != "ok"}
 
 
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """The system temp folder, for this test alone: where --executor process makes its work folder."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def work_folders(scratch) -> list[str]:
+    """What --executor process left in the temp folder (its work folders are zoo-work-*)."""
+    return [p.name for p in scratch.glob("zoo-work-*")]
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     """The reference: 2 backbones x 2 seeds, one after another in this process."""
@@ -58,7 +74,7 @@ def same_grid(folder, reference):
 
 
 @pytest.mark.slow  # trial processes, and a reference grid in a fresh process
-def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path):
+def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zoo, local_run, tmp_path, scratch):
     result = run_zoo("--plugin", GRID_PLUGIN, "compare", "grid-a", "grid-crash", "grid-b", *GRID,
                      "--executor", "process", "--jobs", "2", "--output", tmp_path, check=1)
     same_grid(tmp_path, local_run)
@@ -67,7 +83,7 @@ def test_process_executor_gives_the_same_grid_and_survives_a_killed_trial(run_zo
     assert sorted(failed) == ["grid-crash|synthetic|seed 0", "grid-crash|synthetic|seed 1"]
     assert "grid-crash synthetic seed 0 failed: the trial's process was killed by SIGKILL" in result.stderr
     assert (tmp_path / "grid-a-synthetic-seed1" / "grid-a.keras").is_file()
-    assert not (tmp_path / ".zoo-work").exists(), "the work files are cleaned up"
+    assert work_folders(scratch) == [], "the work files are cleaned up"
 
 
 @pytest.mark.slow  # a local Ray instance
@@ -92,8 +108,10 @@ def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_one
     command = [str(ZOO), "--plugin", str(GRID_PLUGIN), "compare", "grid-a", "grid-stall", "--dataset", "synthetic",
                "--limit", "200", "--epochs", "1", "--weights", "none", "--executor", "process", "--jobs", "2",
                "--output", str(out)]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file)})
+                           env={**os.environ, "ZOO_TEST_STALL_FILE": str(pid_file), "TMPDIR": str(scratch)})
     try:
         # Wait until grid-a has finished and grid-stall's process is up (and stalled).
         deadline = time.monotonic() + 300
@@ -113,7 +131,7 @@ def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_one
         "grid-a|synthetic|seed 0": ("ok", None), "grid-stall|synthetic|seed 0": ("failed", "interrupted (Ctrl-C)")}
     with pytest.raises(ProcessLookupError):  # the stalled trial's process was ended with the run
         os.kill(int(pid_file.read_text()), 0)
-    assert not (out / ".zoo-work").exists()
+    assert work_folders(scratch) == [], "the work files are cleaned up"
 
 
 def test_resume_skips_finished_trials_and_keeps_every_earlier_result(run_zoo, tmp_path):
