@@ -52,38 +52,47 @@ def tiny_backbone():
         yield
 
 
-@pytest.fixture(autouse=True)
-def feature_store(tmp_path_factory, monkeypatch):
-    """Each test its own feature store (``ZOO_CACHE``), so no test reads another's features and
-    nothing is left in the user's cache."""
-    from zoo import harness
-
-    root = tmp_path_factory.mktemp("zoo-cache")
-    monkeypatch.setenv("ZOO_CACHE", str(root))
-    harness._timings.clear()
+def shared_store(tmp_path_factory) -> Path:
+    """The feature store that tests marked ``shared_store`` (and the module fixtures they read) share."""
+    root = tmp_path_factory.getbasetemp() / "zoo-cache-shared"
+    root.mkdir(exist_ok=True)
     return root
 
 
-@pytest.fixture
-def run_zoo(monkeypatch):
+@pytest.fixture(autouse=True)
+def feature_store(request, tmp_path_factory, monkeypatch):
+    """Each test its own feature store (``ZOO_CACHE``), so no test reads another's features and
+    nothing is left in the user's cache. Tests marked ``shared_store``, which never look at the
+    store, share one for the session: a tiny backbone's features are then computed once, as the
+    store does for users. Step timings stay in memory for the session, as in one zoo process."""
+    root = shared_store(tmp_path_factory) if request.node.get_closest_marker("shared_store") else \
+        tmp_path_factory.mktemp("zoo-cache")
+    monkeypatch.setenv("ZOO_CACHE", str(root))
+    return root
+
+
+def invoke_zoo(*args, env=None, check=None) -> Ran:
     """Run a ``zoo`` command in this process through click's CliRunner (``env`` set for its
-    duration), with the plugin state restored after it. For what needs a fresh process
-    (the installed script, entry points, signals, another backend) use ``run_zoo_process``."""
+    duration), with the plugin state restored after it; usable from a module's fixture too."""
     from click.testing import CliRunner
 
     from zoo.cli import cli
 
-    def run(*args, env=None, check=None):
-        with monkeypatch.context() as patch, plugin_state():
-            for key, value in (env or {}).items():
-                patch.setenv(key, value)
-            result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-        ran = Ran(result.exit_code, result.stdout, result.stderr)
-        if check is not None:
-            assert ran.returncode == check, (ran.returncode, ran.stdout, ran.stderr)
-        return ran
+    with pytest.MonkeyPatch.context() as patch, plugin_state():
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    if check is not None:
+        assert ran.returncode == check, (ran.returncode, ran.stdout, ran.stderr)
+    return ran
 
-    return run
+
+@pytest.fixture
+def run_zoo():
+    """``invoke_zoo`` for a test. For what needs a fresh process (the installed script, entry
+    points, signals, another backend) use ``run_zoo_process``."""
+    return invoke_zoo
 
 
 @pytest.fixture

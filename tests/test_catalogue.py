@@ -2,9 +2,9 @@
 walk, like timm's model tests), the cost counter against published figures, and the README's
 table against the cards.
 
-Building the large backbones takes long on a CPU: they are marked slow, as is the walk at the
-default sizes but for a few families, so a quick run (`-m "not slow"`) walks the rest and CI
-walks all 40 at every size.
+Building the large backbones takes long on a CPU, so a quick run (`-m "not slow"`) walks one or two
+backbones of each family at the min input size and a few families at the default size; the rest
+are marked slow, and CI walks all 40 at every size.
 """
 
 import keras
@@ -18,6 +18,8 @@ from zoo.selection import card_row, select_backbones
 from zoo.layers import find_cut
 
 from .conftest import TESTS
+
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 
 # Over about 5 s to build at their default size on 2 CPU cores.
 HEAVY = {"nasnetlarge", "efficientnetb5", "efficientnetb6", "efficientnetb7", "efficientnetv2m", "efficientnetv2l",
@@ -38,7 +40,12 @@ def test_the_whole_keras_zoo_is_registered():
             "vgg16", "resnet50", "densenet121"} <= set(names)
 
 
-@pytest.mark.parametrize("name", walk(builtin_names()))
+# One or two of each family (the cheapest), for the quick run.
+FAMILIES = ["vgg16", "vgg19", "resnet50", "resnet50v2", "inceptionv3", "xception", "mobilenet", "mobilenetv2",
+            "mobilenetv3small", "densenet121", "nasnetmobile", "efficientnetb0", "efficientnetv2b0", "convnexttiny"]
+
+
+@pytest.mark.parametrize("name", walk(builtin_names(), quick=FAMILIES))
 def test_card_walk_at_the_min_input_size(name):
     card = zoo.get_backbone(name)
     keras.utils.clear_session(free_memory=True)
@@ -150,7 +157,8 @@ def test_compare_and_bench_choose_by_pattern_and_limit_and_print_the_plan(run_zo
     import json
 
     result = run_zoo("compare", "vgg1*", "--max-params", "15M", "--dataset", "synthetic", "--limit", "20",
-                     "--epochs", "1", "--weights", "none", "--output", tmp_path, "--json", check=0)
+                     "--epochs", "1", "--batch-size", "8", "--weights", "none", "--save-models", "none",
+                     "--output", tmp_path, "--json", check=0)
     assert [row["backbone"] for row in json.loads(result.stdout)] == ["vgg16"], "vgg19 has 20M parameters"
     assert "Plan: 1 backbone (vgg16); about 0.313 GMACs per image through them all" in result.stderr
     result = run_zoo("bench", "mobilenetv3*", "--max-gmacs", "0.1", "--mode", "infer", "--steps", "1",

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from zoo.catalogue import builtin_names
+
 from .conftest import TESTS, TINY_PLUGIN, json_out
 
 EXAMPLE = TESTS.parent / "examples" / "zoo-mobilenetv2"
-from zoo.catalogue import builtin_names
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 
 BUILTINS = builtin_names()  # the 40 of keras.applications
 

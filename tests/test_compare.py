@@ -10,6 +10,8 @@ from zoo.rows import COLUMNS
 from .dataset_files import write_cifar10
 from .conftest import TINY_PLUGIN, json_out, registered
 
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -18,6 +20,7 @@ def cifar(tmp_path_factory):
     return write_cifar10(tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py", n_train=300, n_test=100)
 
 
+@pytest.mark.slow  # vgg16 trained end to end; test_protocol checks the classic recipe's counts untrained
 def test_compare_end_to_end(run_zoo, cifar, tmp_path):
     out = tmp_path / "run"
     result = run_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "vgg16", "--data-dir", cifar.parent,

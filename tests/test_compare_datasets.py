@@ -7,9 +7,12 @@ import pytest
 from .conftest import TINY_PLUGIN, json_out
 from .dataset_files import (write_cifar100, write_fashion_idx, write_image_folder, write_mnist_npz)
 
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
+
 QUICK = ["--weights", "none", "--epochs", "1", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.003"]
 
 
+@pytest.mark.slow  # vgg16 trained; test_recipes adapts grey small images for tiny in the quick tier
 def test_vgg16_takes_mnist_at_32x32_rgb(run_zoo, tmp_path):
     # The classic complaint: VGG16 refuses 28x28 grey images. zoo adapts them inside the model.
     write_mnist_npz(tmp_path / "mnist" / "mnist.npz", n_train=60, n_test=20)

@@ -22,6 +22,8 @@ from zoo.plugins import import_plugin
 
 from .conftest import TESTS, TINY_PLUGIN, ZOO, registered
 
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
+
 GRID_PLUGIN = TESTS / "plugins" / "grid.py"
 QUICK = ["--dataset", "synthetic", "--limit", "60", "--epochs", "1", "--weights", "none"]
 

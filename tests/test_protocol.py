@@ -75,7 +75,7 @@ def test_small_images_are_resized_inside_the_model():
     assert built.model.get_layer("resize").output.shape == (None, 32, 32, 3)
 
 
-@pytest.mark.parametrize("name", ["tiny", "resnet50"])
+@pytest.mark.parametrize("name", ["tiny", pytest.param("resnet50", marks=pytest.mark.slow)])  # slow: a large backbone
 def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path):
     splits = Splits.from_data(data, 0.25, limit=64)
     card = zoo.get_backbone(name)
@@ -98,6 +98,7 @@ def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path)
     assert results[True][0]["val_loss"] == pytest.approx(results[False][0]["val_loss"], rel=1e-4)
 
 
+@pytest.mark.shared_store
 def test_training_changes_only_what_is_not_frozen(data, tmp_path):
     keras.utils.set_random_seed(0)
     built = assemble(zoo.get_backbone("tiny"), (32, 32, 3), 10, input_size=32, weights=None)
@@ -128,6 +129,7 @@ def test_features_over_budget_train_memory_mapped(data, tmp_path, store):
     assert abs(over.test_accuracy - within.test_accuracy) <= 0.25
 
 
+@pytest.mark.shared_store
 def test_ctrl_c_keeps_what_finished(data, tmp_path):
     class Interrupts:
         @zoo.hookimpl

@@ -1,6 +1,7 @@
 """zoo rank, compare --top K, and Kendall's tau between a ranking and fine-tuned accuracy."""
 
 import json
+import shutil
 
 import keras
 import pandas as pd
@@ -10,7 +11,7 @@ import zoo
 from zoo.agreement import agreement
 from zoo.rows import RankRow
 
-from .conftest import TINY_PLUGIN, registered
+from .conftest import TINY_PLUGIN, invoke_zoo, registered, shared_store
 from .dataset_files import write_cifar10
 
 
@@ -73,27 +74,44 @@ def test_rank_runs_on_the_process_executor_too(run_zoo, cifar, tmp_path):
     assert there[0]["backbone"] == "tiny" and there[0]["logme"] is not None
 
 
-def test_top_k_fine_tunes_exactly_the_k_best_and_reports_tau(run_zoo, cifar, tmp_path):
-    recipe = ("--data-dir", cifar, "--weights", "none", "--epochs", "3", "--optimizer", "adam", "--lr", "0.01")
-    result = run_zoo("compare", *NAMES, *recipe, "--top", "2", "--output", tmp_path, check=0)
-    ranked = json.loads((tmp_path / "rank.json").read_text())
+TOP_K_RECIPE = ("--weights", "none", "--epochs", "3", "--optimizer", "adam", "--lr", "0.01")
+
+
+@pytest.fixture(scope="module")
+def top_two(cifar, tmp_path_factory):
+    """``compare --top 2`` of the three, then the third fine-tuned into the same folder: the
+    stdout and stderr of each run, and the folder (which tests copy before they change it)."""
+    out = tmp_path_factory.mktemp("top")
+    env = {"ZOO_CACHE": str(shared_store(tmp_path_factory))}
+    first = invoke_zoo("compare", *NAMES, "--data-dir", cifar, *TOP_K_RECIPE, "--top", "2", "--output", out,
+                       env=env, check=0)
+    ranked = json.loads((out / "rank.json").read_text())
+    tuned = json.loads((out / "results.json").read_text())
+    agreement_before = json.loads((out / "agreement.json").read_text()) if (out / "agreement.json").exists() else []
+    third = invoke_zoo("compare", ranked[2]["backbone"], "--data-dir", cifar, *TOP_K_RECIPE, "--output", out,
+                       "--resume", env=env, check=0)
+    return {"folder": out, "first": first, "third": third, "ranked": ranked, "tuned": tuned,
+            "agreement_before": agreement_before}
+
+
+@pytest.mark.shared_store
+def test_top_k_fine_tunes_exactly_the_k_best_and_reports_tau(top_two):
+    out, ranked = top_two["folder"], top_two["ranked"]
     assert len(ranked) == 3
-    tuned = json.loads((tmp_path / "results.json").read_text())
-    assert sorted(row["backbone"] for row in tuned) == sorted(row["backbone"] for row in ranked[:2])
-    assert "fine-tuning the 2 best of 3" in result.stderr
+    assert sorted(row["backbone"] for row in top_two["tuned"]) == sorted(row["backbone"] for row in ranked[:2])
+    assert "fine-tuning the 2 best of 3" in top_two["first"].stderr
     # Two fine-tuned: no tau yet. The third fine-tuned into the same folder: tau over three.
-    assert not (tmp_path / "agreement.json").exists() or json.loads((tmp_path / "agreement.json").read_text()) == []
-    result = run_zoo("compare", ranked[2]["backbone"], *recipe, "--output", tmp_path, "--resume", check=0)
-    found = {a["score"]: a for a in json.loads((tmp_path / "agreement.json").read_text())}
+    assert top_two["agreement_before"] == []
+    found = {a["score"]: a for a in json.loads((out / "agreement.json").read_text())}
     assert set(found) == {"logme", "knn_accuracy"}
     # Each tau is the one the folder's own files give, counted pair by pair.
-    accuracy = {row["backbone"]: row["test_accuracy"] for row in json.loads((tmp_path / "results.json").read_text())}
+    accuracy = {row["backbone"]: row["test_accuracy"] for row in json.loads((out / "results.json").read_text())}
     for score, a in found.items():
         assert a["n"] == 3 and a["backbones"] == sorted(NAMES)
         scores = {row["backbone"]: row[score] for row in ranked}
         assert a["kendall_tau"] == pytest.approx(tau_b([scores[b] for b in NAMES], [accuracy[b] for b in NAMES]))
     assert (f"LogME vs test accuracy (cifar10, 3 backbones): Kendall tau {found['logme']['kendall_tau']:.2f}"
-            in result.stdout)
+            in top_two["third"].stdout)
 
 
 def tau_b(x, y) -> float:
@@ -129,6 +147,7 @@ def test_repeats_share_features_and_step_timing(run_zoo, cifar, tmp_path):
     assert len({row["train_step_ms"] for row in rows}) == 1  # measured once, for the first seed
 
 
+@pytest.mark.shared_store
 def test_the_python_api_ranks(cifar, tmp_path):
     frame = zoo.rank(list(NAMES), data_dir=cifar, weights=None, progress=False)
     assert sorted(frame["backbone"]) == sorted(NAMES) and (frame["status"] == "ok").all()
@@ -139,11 +158,13 @@ def test_the_python_api_ranks(cifar, tmp_path):
         zoo.rank("tiny-2", data_dir=cifar, epochs=3)
 
 
-def test_resume_with_top_keeps_the_earlier_rows_it_does_not_run_again(run_zoo, cifar, tmp_path):
-    base = ("compare", *NAMES, "--data-dir", cifar, "--weights", "none", "--output", tmp_path)
-    run_zoo(*base, "--epochs", "1", check=0)
+@pytest.mark.shared_store
+def test_resume_with_top_keeps_the_earlier_rows_it_does_not_run_again(run_zoo, cifar, top_two, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(top_two["folder"], out)  # three fine-tuned for 3 epochs
     # Other options: every trial is due to run again, but only the best one does.
-    run_zoo(*base, "--epochs", "2", "--top", "1", "--resume", check=0)
-    rows = json.loads((tmp_path / "results.json").read_text())
+    run_zoo("compare", *NAMES, "--data-dir", cifar, "--weights", "none", "--epochs", "2", "--top", "1",
+            "--output", out, "--resume", check=0)
+    rows = json.loads((out / "results.json").read_text())
     assert sorted(row["backbone"] for row in rows) == sorted(NAMES)
-    assert sorted(row["epochs"] for row in rows) == [1, 1, 2]
+    assert sorted(row["epochs"] for row in rows) == [2, 3, 3]

@@ -18,7 +18,8 @@ from .dataset_files import learnable_images
 LEARNABLE = DatasetSpec("learnable", "learnable")  # arrays made here: no card to look up
 
 
-pytestmark = pytest.mark.usefixtures("tiny_backbone")  # registered for this module (tests/conftest.py)
+pytestmark = [pytest.mark.usefixtures("tiny_backbone"),  # registered for this module (tests/conftest.py)
+              pytest.mark.shared_store]  # no test here looks at the feature store
 
 
 def head_names(built):

@@ -11,10 +11,12 @@ import pytest
 
 from zoo.plots import pareto_front
 
-from .conftest import TESTS
+from .conftest import TESTS, invoke_zoo, shared_store
 from .dataset_files import write_cifar10
 
 GRID = TESTS / "plugins" / "grid.py"
+
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 QUICK = ("--weights", "none", "--epochs", "2", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.003")
 
 
@@ -23,9 +25,27 @@ def cifar(tmp_path_factory):
     return write_cifar10(tmp_path_factory.mktemp("cifar"), n_train=80, n_test=30)
 
 
-def compare(run_zoo, cifar, out, *extra, check=0):
+def compare(run_zoo, cifar, out, *extra, check=0, env=None):
     return run_zoo("--plugin", GRID, "compare", "grid-a", "grid-b", "--data-dir", cifar, *QUICK,
-                   "--output", out, *extra, check=check)
+                   "--output", out, *extra, check=check, env=env)
+
+
+# Two runs that several tests read (and none writes to), so that the module trains each once.
+@pytest.fixture(scope="module")
+def kept_all(cifar, tmp_path_factory):
+    """grid-a and grid-b, seed 0, with every model kept (--save-models all)."""
+    out = tmp_path_factory.mktemp("kept-all")
+    compare(invoke_zoo, cifar, out, "--save-models", "all", env={"ZOO_CACHE": str(shared_store(tmp_path_factory))})
+    return out
+
+
+@pytest.fixture(scope="module")
+def resumed(kept_all, cifar, tmp_path_factory):
+    """``kept_all`` copied, then resumed with a second seed under the default --save-models best."""
+    out = tmp_path_factory.mktemp("resumed") / "run"
+    shutil.copytree(kept_all, out)
+    compare(invoke_zoo, cifar, out, "--seeds", "0,1", "--resume", env={"ZOO_CACHE": str(shared_store(tmp_path_factory))})
+    return out
 
 
 class Tables(HTMLParser):
@@ -59,10 +79,10 @@ def tables(html: str) -> list[dict]:
     return parser.tables
 
 
-def test_the_report_holds_every_trial_and_each_confusion_matrix_counts_the_test_split(run_zoo, cifar, tmp_path):
-    compare(run_zoo, cifar, tmp_path, "--seeds", "0,1")
-    rows = json.loads((tmp_path / "results.json").read_text())
-    page = tables((tmp_path / "report.html").read_text())
+def test_the_report_holds_every_trial_and_each_confusion_matrix_counts_the_test_split(resumed):
+    # Two backbones, two seeds (the second seed resumed into the folder).
+    rows = json.loads((resumed / "results.json").read_text())
+    page = tables((resumed / "report.html").read_text())
     [results] = [t for t in page if t["attrs"].get("id") == "results"]
     body = [r for r in results["rows"] if r["cells"] and r["attrs"].get("data-trial")]
     assert sorted(r["attrs"]["data-trial"] for r in body) == sorted(row["trial"] for row in rows)
@@ -75,25 +95,24 @@ def test_the_report_holds_every_trial_and_each_confusion_matrix_counts_the_test_
         counts = [[int(c) for c in r["cells"][1:-1]] for r in table["rows"][1:]]
         assert sum(map(sum, counts)) == int(table["attrs"]["data-test-images"]) == 30
     # The same in the files, and per-class accuracy that adds up to the test accuracy.
-    confusion = json.loads((tmp_path / "confusion.json").read_text())
-    per_class = pd.read_csv(tmp_path / "per_class.csv")
+    confusion = json.loads((resumed / "confusion.json").read_text())
+    per_class = pd.read_csv(resumed / "per_class.csv")
     for row in rows:
         matrix = confusion[row["trial"]]["matrix"]
         assert sum(map(sum, matrix)) == row["test_images"] == 30
         assert sum(matrix[i][i] for i in range(len(matrix))) / 30 == pytest.approx(row["test_accuracy"], abs=1e-6)
         mine = per_class[per_class["trial"] == row["trial"]]
         assert mine["images"].sum() == 30 and mine["correct"].sum() / 30 == pytest.approx(row["test_accuracy"], abs=1e-6)
-    assert "Over seeds" in (tmp_path / "report.html").read_text()
+    assert "Over seeds" in (resumed / "report.html").read_text()
 
 
 @pytest.mark.slow  # a browser process
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
                     reason="no Chromium here (apt-get install chromium)")
-def test_the_report_opens_in_a_browser_without_errors(run_zoo, cifar, tmp_path):
-    compare(run_zoo, cifar, tmp_path)
+def test_the_report_opens_in_a_browser_without_errors(kept_all):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     opened = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-                             "--dump-dom", (tmp_path / "report.html").as_uri()],
+                             "--dump-dom", (kept_all / "report.html").as_uri()],
                             capture_output=True, text=True, timeout=120)
     assert opened.returncode == 0, opened.stderr[-2000:]
     [results] = [t for t in tables(opened.stdout) if t["attrs"].get("id") == "results"]
@@ -107,10 +126,12 @@ def kept_models(folder) -> list[str]:
 
 
 @pytest.mark.parametrize("save, kept", [("none", 0), ("best", 1), ("all", 2)])
-def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, save, kept):
-    compare(run_zoo, cifar, tmp_path, "--save-models", save)
-    rows = json.loads((tmp_path / "results.json").read_text())
-    models = kept_models(tmp_path)
+def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, kept_all, save, kept):
+    folder = kept_all if save == "all" else tmp_path  # all: the module's run
+    if save != "all":
+        compare(run_zoo, cifar, folder, "--save-models", save)
+    rows = json.loads((folder / "results.json").read_text())
+    models = kept_models(folder)
     assert len(models) == kept
     assert sorted(row["model"] for row in rows if row["model"]) == models
     if save == "best":
@@ -118,7 +139,7 @@ def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, save, kept):
         assert models == [best["model"]]
 
 
-def test_a_kept_model_leaves_its_optimizer_state_out_unless_asked(run_zoo, cifar, tmp_path):
+def test_a_kept_model_leaves_its_optimizer_state_out_unless_asked(run_zoo, cifar, tmp_path, kept_all):
     import keras
 
     import zoo
@@ -126,8 +147,7 @@ def test_a_kept_model_leaves_its_optimizer_state_out_unless_asked(run_zoo, cifar
 
     from .conftest import registered
 
-    lean, full = tmp_path / "lean", tmp_path / "full"
-    compare(run_zoo, cifar, lean, "--save-models", "all")
+    lean, full = kept_all, tmp_path / "full"
     compare(run_zoo, cifar, full, "--save-models", "all", "--save-optimizer")
     # Adam keeps two slots per trainable weight: the full model is larger by about that much.
     assert (full / "grid-b.keras").stat().st_size > (lean / "grid-b.keras").stat().st_size + 1000
@@ -194,16 +214,14 @@ def test_the_pareto_front_is_what_nothing_beats():
     assert pareto_front(cost, accuracy) == [0, 1, 4]
 
 
-def test_best_leaves_an_earlier_runs_models_alone(run_zoo, cifar, tmp_path):
-    compare(run_zoo, cifar, tmp_path, "--save-models", "all", "--seeds", "0")
-    before = kept_models(tmp_path)
+def test_best_leaves_an_earlier_runs_models_alone(kept_all, resumed):
+    before = kept_models(kept_all)
     assert before == ["grid-a.keras", "grid-b.keras"]
     # Resumed with another seed under the default (best): this run's beaten models go, not the earlier
     # ones. Paths, not names: seed 1's models are grid-a.keras and grid-b.keras too, in their folders.
-    compare(run_zoo, cifar, tmp_path, "--seeds", "0,1", "--resume")
-    rows = json.loads((tmp_path / "results.json").read_text())
+    rows = json.loads((resumed / "results.json").read_text())
     assert len(rows) == 4
-    after = kept_models(tmp_path)
+    after = kept_models(resumed)
     assert set(before) <= set(after), "the earlier run's models stay"
     assert after == sorted(row["model"] for row in rows if row["model"]), "every model on disk has its row"
     assert len([row for row in rows if row["seed"] == 1 and row["model"]]) <= 1, "of this run's, the best alone"

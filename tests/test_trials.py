@@ -18,6 +18,8 @@ from zoo.trials import Trial
 from .conftest import TESTS, ZOO
 from .dataset_files import write_mnist_npz
 
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
+
 GRID_PLUGIN = TESTS / "plugins" / "grid.py"
 GRID = ["--dataset", "synthetic", "--limit", "200", "--repeats", "2", "--epochs", "1", "--weights", "none"]
 

@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import plugins, registry
-from .cli_options import data_options, executor_options, mlflow_options, no_store_option, selection_options
+from .cli_options import (backbone_choice, data_options, executor_options, mlflow_options, no_store_option,
+                          selection_options)
 from .errors import ZooError, one_line
 from .formatting import num
 from .recipe import FEATURE_NAMES, feature_options, recipe_options
@@ -228,9 +229,7 @@ def _default_output() -> Path:
 
 
 @cli.command("compare")
-@click.argument("names", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
-@selection_options
+@backbone_choice
 @data_options
 @recipe_options
 @click.option("--no-cache", is_flag=True, help="Run the frozen layers on every step instead of caching their output.")
@@ -317,9 +316,7 @@ def _agreement(folder) -> str:
 
 
 @cli.command("rank")
-@click.argument("names", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
-@selection_options
+@backbone_choice
 @data_options
 @feature_options
 @no_store_option

@@ -46,3 +46,12 @@ def selection_options(command):
                            help="Only backbones that cost at most G GMACs per image at their default size.")(command)
     return click.option("--max-params", metavar="N", help="Only backbones with at most N parameters "
                         "without the top (25M, 500k...).")(command)
+
+
+def backbone_choice(command):
+    """NAME... (wildcards) or --all, within --max-params and --max-gmacs: how compare, rank and bench
+    choose their backbones (zoo.selection.choose checks the choice)."""
+    command = selection_options(command)
+    command = click.option("--all", "all_", is_flag=True,
+                           help="Every registered backbone (within --max-params, --max-gmacs).")(command)
+    return click.argument("names", nargs=-1, metavar="[NAME]...")(command)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import backend, registry, timing
-from ..cli_options import selection_options
+from ..cli_options import backbone_choice
 from ..formatting import num
 from ..output import check_folder, finite
 from ..selection import choose, plan_line
@@ -149,9 +149,7 @@ def _output_option(ctx, param, value):
 
 
 @click.command("run")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--all", "all_", is_flag=True, help="Every registered backbone (within --max-params, --max-gmacs).")
-@selection_options
+@backbone_choice
 @click.option("--mode", type=click.Choice(["train", "infer", "both"]), default="both", show_default=True,
               help="Time training steps, inference steps or both.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
