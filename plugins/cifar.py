@@ -208,7 +208,7 @@ def _load_keras_cache(fmt: CifarFormat, variant: Optional[str]) -> ImageData:
     """From Keras's dataset cache, downloading the archive there (hash-checked) when it is missing."""
     import keras
 
-    from zoo.model import keras_home
+    from zoo.checks import keras_home
 
     cache = keras_home() / "datasets"
     stem = fmt.archive.removesuffix(".tar.gz")

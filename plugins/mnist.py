@@ -93,7 +93,7 @@ def download_mnist(variant: Optional[str] = None) -> ImageData:
     """MNIST from Keras's cache (``keras_home()/datasets/mnist.npz``), downloading it when missing."""
     import keras
 
-    from zoo.model import keras_home
+    from zoo.checks import keras_home
 
     cache = keras_home() / "datasets"
     if (cache / MNIST_FILE).is_file():
@@ -172,7 +172,7 @@ def download_fashion_mnist(variant: Optional[str] = None) -> ImageData:
     """Fashion-MNIST from Keras's cache (``keras_home()/datasets/fashion-mnist``), downloading what is missing."""
     import keras
 
-    from zoo.model import keras_home
+    from zoo.checks import keras_home
 
     cache = keras_home() / "datasets" / FASHION_SUBDIR
     try:

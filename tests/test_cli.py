@@ -4,7 +4,6 @@ but for the installed script and entry-point discovery)."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from zoo.errors import BadInput
-from zoo.model import check_input_size
+from zoo.checks import check_input_size
 from zoo.registry import get_backbone
 
 MESSAGE = "input size 7 is below vgg16's minimum of 32; use --input-size 32 or more."

@@ -203,12 +203,13 @@ def test_more_bad_input_is_one_line_before_any_training(tmp_path, args, message)
 
 
 def test_a_long_folder_dataset_gets_a_short_unique_trial_folder(tmp_path):
-    from zoo.datasets import parse_dataset
+    from zoo.datasets import DatasetSpec
     from zoo.recipe import Recipe
     from zoo.trials import Trial
 
-    deep = "folder:" + "/".join(["a-very-long-folder-name"] * 20)
-    slugs = {Trial("tiny", parse_dataset(deep + suffix), 0, Recipe()).slug for suffix in ("/x", "/y")}
+    deep = "/".join(["a-very-long-folder-name"] * 20)
+    slugs = {Trial("tiny", DatasetSpec(f"folder:{deep}{suffix}", "folder", path=deep + suffix), 0, Recipe()).slug
+             for suffix in ("/x", "/y")}
     assert len(slugs) == 2 and all(len(slug) <= 80 for slug in slugs)
 
 
@@ -363,3 +364,20 @@ def test_json_stdout_holds_the_json_alone_when_a_download_is_attempted(tmp_path,
     assert "Downloading data from" in result.stderr, "Keras did try, and said so on stderr"
     [row] = json.loads(result.stdout)
     assert row["status"] == "failed" and "could not be downloaded" in row["error"]
+
+
+@pytest.mark.parametrize("args", [
+    ["--dataset", "cifar100:nonsense"],
+    ["--dataset", "folder:/no/such"],
+    ["--dataset", "mnist", "--data-dir", "/no/such"],
+    ["--dataset", "cifar10", "--data-dir", "EMPTY"],  # refused once the files are read: after the folder is made
+    ["--epochs", "0"],
+])
+def test_a_refused_run_leaves_no_output_folder_behind(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty") if arg == "EMPTY" else arg for arg in args]
+    for command in ("compare", "rank"):
+        result = zoo_cli(command, "tiny", *args, "--weights", "none")
+        assert result.exit_code == 2 and len(errors(result)) == 1, (command, result.stderr)
+        assert not (tmp_path / "zoo-runs").exists(), command

@@ -88,3 +88,35 @@ def saved_model(tmp_path_factory):
 def test_import_zoo_is_enough_to_load_a_saved_model(saved_model, first):
     result = python("-c", LOAD.format(first=first), str(saved_model))
     assert result.stdout.split() == ["Preprocess"]
+
+
+def test_check_backend_names_the_package_to_install(monkeypatch):
+    from zoo import backend
+    from zoo.errors import BadInput
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setitem(sys.modules, "jax", None)  # as if it were not installed: importing it fails
+    with pytest.raises(BadInput, match=r"^KERAS_BACKEND is jax, but jax is not installed: pip install jax, "):
+        backend.check_backend()
+    monkeypatch.setenv("KERAS_BACKEND", "theano")
+    with pytest.raises(BadInput, match="KERAS_BACKEND is 'theano', not a Keras backend zoo runs on"):
+        backend.check_backend()
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(TESTS))  # no keras.json there: Keras's default
+    assert backend.check_backend() == "tensorflow"
+
+
+@pytest.mark.slow  # a fresh process: Keras picks its backend once, at import
+@pytest.mark.parametrize("name, message", [
+    ("jax", "Error: KERAS_BACKEND is jax, but jax is not installed: pip install jax, or choose another backend "
+            "(tensorflow, jax, torch)."),
+    ("theano", "Error: KERAS_BACKEND is 'theano', not a Keras backend zoo runs on: use tensorflow, jax or torch."),
+])
+def test_a_backend_keras_cannot_load_is_one_line_before_any_folder_is_made(tmp_path, name, message):
+    # The backend's package hidden for this process alone (jax may be installed where this runs).
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['jax'] = None\n")
+    env = {**os.environ, "KERAS_BACKEND": name, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([str(ZOO), "compare", "vgg16", "--dataset", "synthetic", "--weights", "none"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert (result.returncode, result.stderr.strip()) == (2, message)
+    assert not (tmp_path / "zoo-runs").exists(), "refused before the output folder is made"

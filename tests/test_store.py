@@ -188,3 +188,13 @@ def test_what_a_trial_process_says_reaches_the_driver(run_zoo, tmp_path, feature
     entry.write_bytes(entry.read_bytes()[:-40])  # truncated
     result = run_zoo(*args, "--output", tmp_path / "b", check=0)
     assert "was unreadable" in result.stderr and "computing it again" in result.stderr
+
+
+def test_a_folder_is_one_dataset_to_the_store_however_its_path_is_written(tmp_path, monkeypatch):
+    from .dataset_files import write_image_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=8, size=(12, 12), splits=True)
+    first = zoo.rank(["tiny"], "folder:~/pets", weights=None, progress=False)
+    again = zoo.rank(["tiny"], f"folder:{tmp_path / 'pets'}", weights=None, progress=False)
+    assert first["feature_store"].tolist() == ["miss"] and again["feature_store"].tolist() == ["hit"]

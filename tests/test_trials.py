@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from zoo.datasets import DatasetSpec, parse_dataset
+from zoo.datasets import DatasetSpec
 from zoo.recipe import Recipe
 from zoo.report import summary_frame
 from zoo.trials import Trial
@@ -230,5 +230,6 @@ def test_a_trial_travels_as_json(tmp_path):
     # A folder name: readable, with a hash of the key where characters were replaced, so that
     # folder:~/x and folder:/x do not meet.
     assert trial.slug.startswith("vgg16-cifar100_coarse-seed3-") and len(trial.slug) == 38
-    home, root = (Trial("vgg16", parse_dataset(spec), 0, Recipe()).slug for spec in ("folder:~/x", "folder:/x"))
+    home, root = (Trial("vgg16", DatasetSpec(f"folder:{path}", "folder", path=path), 0, Recipe()).slug
+                  for path in ("~/x", "/x"))
     assert home != root

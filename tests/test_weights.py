@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from zoo.errors import BadInput
-from zoo.model import build_backbone, check_weights_file
+from zoo.checks import check_weights_file
+from zoo.model import build_backbone
 from zoo.registry import get_backbone
 
 from .conftest import TINY_PLUGIN, registered

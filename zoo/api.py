@@ -31,9 +31,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     meets, such as a layer it lacks), as in results.csv; ``frame.attrs["exit_code"]`` is the code
     the command would exit with. Ctrl-C saves what finished, then raises KeyboardInterrupt.
     """
-    from .comparison import run
-    from .plan import plan
-    from .report import results_frame
+    from .plan import plan  # no Keras: bad input is raised at once
 
     console = Console(stderr=True, soft_wrap=True)
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
@@ -43,6 +41,9 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                    top=top, rank_by=rank_by, save_models=save_models, save_optimizer=save_optimizer,
                    mlflow=mlflow, experiment=experiment, tensorboard=tensorboard)
     say_recommendations(checked, console)
+    from .comparison import run  # Keras, now that there is work
+    from .report import results_frame
+
     outcome = run(checked, console, progress)
     if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too
         raise KeyboardInterrupt
@@ -63,8 +64,7 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, sto
     import pandas as pd
 
     from .errors import BadInput
-    from .plan import plan
-    from .ranking import rank as rank_plan
+    from .plan import plan  # no Keras: bad input is raised at once
     from .recipe import FEATURE_NAMES
     from .rows import RankRow
 
@@ -76,6 +76,8 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, sto
                    executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
                    mlflow=mlflow, experiment=experiment)
+    from .ranking import rank as rank_plan  # Keras, now that there is work
+
     rows, code = rank_plan(checked, console, progress)
     frame = pd.DataFrame([row.to_dict() for row in rows], columns=list(RankRow.__dataclass_fields__))
     frame.attrs["exit_code"] = code
@@ -106,10 +108,9 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
 
     from . import timing
     from .benchmark.backends import run_backends
-    from .benchmark.measure import run_bench
     from .benchmark.settings import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings
+    from .checks import check_input_size
     from .errors import BadInput
-    from .model import check_input_size
     from .plugins import load_plugins
     from .registry import get_backbone
     from .selection import choose
@@ -133,5 +134,10 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     if backends:
         rows = run_backends(list(backends), cards, settings, mode, tuple(plugins), say)
     else:
+        from .backend import check_backend
+
+        check_backend()  # before Keras is imported
+        from .benchmark.measure import run_bench  # Keras, now that there is work
+
         rows = run_bench(cards, settings, mode, say)
     return pd.DataFrame(rows, columns=[*ROW_KEYS, *STATUS_KEYS])

@@ -7,6 +7,7 @@ TensorFlow, JAX or PyTorch directly, and only when that backend is the one runni
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import platform
@@ -44,6 +45,44 @@ def quiet_stderr():
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+# The Keras backends zoo trains on, and the package each needs.
+PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def chosen_backend() -> tuple[str, str]:
+    """The backend Keras will load, and where that was said: ``KERAS_BACKEND``, else keras.json's
+    ``backend`` (in ``KERAS_HOME``, default ~/.keras), else Keras's default, TensorFlow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    config = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"), "keras.json")
+    try:
+        with open(config) as f:
+            return json.load(f)["backend"], f"{config}'s backend"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "tensorflow", "Keras's default backend"
+
+
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ValueError:  # sys.modules holds None for it: importing it fails
+        return False
+
+
+def check_backend() -> str:
+    """The chosen Keras backend, when zoo can use it; BadInput naming the fix otherwise (an
+    unknown name, or a backend whose package is not installed). The commands that build models
+    call it before they import Keras, whose own error would be a traceback."""
+    name, where = chosen_backend()
+    if name not in PACKAGES:
+        raise BadInput(f"{where} is {name!r}, not a Keras backend zoo runs on: use tensorflow, jax or torch.")
+    if not installed(PACKAGES[name]):
+        raise BadInput(f"{where} is {name}, but {PACKAGES[name]} is not installed: pip install {PACKAGES[name]}, "
+                       "or choose another backend (tensorflow, jax, torch).")
+    return name
 
 
 class _QuietImport:
@@ -236,5 +275,5 @@ def data_parallel(wanted):
         finally:
             keras.distribution.set_distribution(previous)
     else:
-            raise BadInput(f"--devices needs the TensorFlow or JAX backend (KERAS_BACKEND={backend} "
+        raise BadInput(f"--devices needs the TensorFlow or JAX backend (KERAS_BACKEND={backend} "
                        "trains on one device); leave --devices out.")

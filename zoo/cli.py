@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import traceback
 import warnings
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import plugins, registry
+from . import backend, plugins, registry
 from .cli_options import (backbone_choice, data_options, executor_options, mlflow_options, no_store_option,
                           selection_options)
 from .errors import ZooError, one_line
@@ -33,12 +34,32 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
+class UsageLine(click.ClickException):
+    """A usage error as one line (click prints usage, a hint and a blank line before it), exit 2."""
+
+    exit_code = 2
+
+    @classmethod
+    def of(cls, exc: click.UsageError) -> "UsageLine":
+        where = f" See `{exc.ctx.command_path} --help`." if exc.ctx is not None else ""
+        return cls(exc.format_message().strip().splitlines()[0] + where)
+
+
 class ZooGroup(click.Group):
-    """Turns zoo's own errors into one line and an exit code instead of a traceback."""
+    """Turns zoo's own errors, and click's usage errors, into one line and an exit code instead of a
+    traceback or a usage block."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # the group's own options (zoo --nosuch)
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise UsageLine.of(exc) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a command's options and arguments, parsed in here
+            raise UsageLine.of(exc) from None
         except ZooError as exc:
             err.print(f"[red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             ctx.exit(exc.exit_code)
@@ -108,6 +129,7 @@ def list_command(patterns, sort, max_params, max_gmacs, as_json):
 def info_command(name, input_size, as_json):
     """One backbone's card in full, and what building it at --input-size shows: its freeze
     layer's index, the cut where features are cached, parameters and GMACs."""
+    backend.check_backend()  # before Keras is imported
     from .listing import card_info
 
     info = card_info(name, input_size)
@@ -128,6 +150,7 @@ def info_command(name, input_size, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
 def layers_command(name, input_size, as_json):
     """Every layer of backbone NAME, and whether the recommended freeze leaves it trainable."""
+    backend.check_backend()  # before Keras is imported
     from .listing import layer_table
 
     size, rows = layer_table(name, input_size)
@@ -151,6 +174,7 @@ def layers_command(name, input_size, as_json):
 def plugins_command(check, as_json):
     """Every plugin, loaded, partly rejected or broken, and what it registered."""
     if check:
+        backend.check_backend()  # before Keras is imported
         from .listing import check_plugins  # builds every backbone: Keras only here
 
         report = check_plugins()
@@ -272,10 +296,7 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
     from contextlib import nullcontext, redirect_stdout
 
     from .api import say_recommendations
-    from .comparison import run
-    from .html_report import command_line
-    from .plan import plan
-    from .report import results_table, summary_table
+    from .plan import plan  # no Keras: bad input is said at once
 
     ctx = click.get_current_context()
     checked = plan(
@@ -287,8 +308,11 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
         address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         plugins=ctx.find_root().params.get("extra_plugins", ()), save_models=save_models,
         save_optimizer=save_optimizer, mlflow=mlflow, experiment=experiment, tensorboard=tensorboard,
-        command=command_line())
+        command=shlex.join(["zoo", *sys.argv[1:]]))  # what ran, for the report
     say_recommendations(checked, err)
+    from .comparison import run  # Keras, now that there is work
+    from .report import results_table, summary_table
+
     # With --json, whatever else writes to stdout (Keras's "Downloading data from ...") goes to stderr.
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
         outcome = run(checked, err)
@@ -334,9 +358,7 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store
     from contextlib import nullcontext, redirect_stdout
 
     from .api import say_recommendations
-    from .plan import plan
-    from .ranking import rank
-    from .report import rank_table
+    from .plan import plan  # no Keras: bad input is said at once
 
     checked = plan(names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
                    given=_given_recipe(recipe), data_dir=data_dir, output=output or _default_output(),
@@ -344,6 +366,9 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store
                    gpus_per_trial=gpus_per_trial, plugins=click.get_current_context().find_root().params.get(
                        "extra_plugins", ()), mlflow=mlflow, experiment=experiment)
     say_recommendations(checked, err, only=FEATURE_NAMES)
+    from .ranking import rank  # Keras, now that there is work
+    from .report import rank_table
+
     with redirect_stdout(sys.stderr) if as_json else nullcontext():
         rows, code = rank(checked, err)
     if as_json:

@@ -40,8 +40,8 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
     """
     console = console or Console(stderr=True)
     with ExitStack() as stack:
-        if plan.output is not None:
-            stack.enter_context(out_files.hold(plan.output))  # one run at a time in a folder
+        if plan.output is not None:  # one run at a time in a folder
+            stack.enter_context(out_files.hold(plan.output, plan.made_output))
             out_files.remove_partials(plan.output)
             if out_files.earlier_results(plan.output) and not (plan.resume or plan.overwrite):
                 raise BadInput(f"{plan.output} already holds results of an earlier run: add --resume to keep "
@@ -143,7 +143,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
                         label=lambda trial: labels[trial.key], on_interrupted=on_interrupted,
                         show_progress=show_progress)
     except KeyboardInterrupt:
-        if plan.output is not None:
+        if plan.output is not None and out_files.earlier_results(plan.output):
             console.print(f"Interrupted: results so far are in {plan.output}/")
         return Outcome([*rows, *replaced.values()], 130)
     return Outcome(rows, code)

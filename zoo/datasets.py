@@ -87,6 +87,12 @@ class DatasetSpec:
     path: str | None = None  # folder:PATH, expanded
     data_dir: str | None = None  # --data-dir, expanded, where the card reads it
 
+    @property
+    def store_name(self) -> str:
+        """The dataset as the feature store's key names it: a folder by its real path, so that
+        ``folder:~/x`` and ``folder:/home/me/x`` are one dataset; others by their text."""
+        return f"{self.name}:{os.path.realpath(self.path)}" if self.path is not None else self.text
+
 
 def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
     """``--dataset text`` (``name`` or ``name:argument``) with ``--data-dir``, checked against its card.
@@ -104,7 +110,10 @@ def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
             raise BadInput(f"--dataset {name} needs a folder: --dataset {name}:PATH.")
         if data_dir is not None and alone:
             raise BadInput(f"--dataset {name}:PATH reads PATH; leave out --data-dir.")
-        return DatasetSpec(text, name, path=os.path.expanduser(argument))
+        path = os.path.expanduser(argument)
+        if not os.path.isdir(path):
+            raise BadInput(f"--dataset {text}: {path} is not a folder: give the folder that holds the images.")
+        return DatasetSpec(text, name, path=path)
     if argument is not None and argument not in card.variants:
         takes = f"takes {', '.join(card.variants)}" if card.variants else "takes no ':' argument"
         raise BadInput(f"--dataset {text}: {name} {takes}.")
@@ -115,6 +124,9 @@ def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
         data_dir = None
     if data_dir is None and card.download is None:
         raise BadInput(f"dataset {name} has no download: pass --data-dir with {card.local_files or 'its files'}.")
+    if data_dir is not None and not os.path.exists(data_dir):
+        raise BadInput(f"--data-dir {data_dir}: no such file or folder: give where {name}'s files are "
+                       f"({card.local_files or 'in its published format'}).")
     return DatasetSpec(text, name, variant, None, data_dir)
 
 

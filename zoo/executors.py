@@ -29,19 +29,9 @@ import numpy as np
 from .datasets import ImageData
 from .errors import BadInput, one_line
 from .runner import run_trial, run_trial_away
-from .trials import Trial, TrialResult, failed
+from .trials import EXECUTORS, ExecutorOptions, Trial, TrialResult, failed
 
-EXECUTORS = ("local", "process", "ray")
 RAY_ATTEMPTS = 2  # a trial whose Ray worker died runs once more before it is reported failed
-
-
-@dataclass
-class ExecutorOptions:
-    name: str = "local"
-    jobs: int = 1  # process: trials at a time
-    address: str | None = None  # ray: None starts a local instance; "auto" or "ray://host:port" joins
-    cpus_per_trial: float = 1
-    gpus_per_trial: float = 0
 
 
 def run_trials(trials: list[Trial], datasets: dict, executor: ExecutorOptions, progress=None, say=print,

@@ -224,7 +224,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
 
     def features(part, x, y):
         key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="none",
-                          dataset=trial.dataset, split=part, limit=recipe.limit, val_split=recipe.val_split,
+                          dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
                           x=x, y=y) if store else {}
         array, source = frozen_features(assembled.frozen, x, y, key, store, batch_size=recipe.batch_size,
                                         in_memory=in_memory, progress=progress,

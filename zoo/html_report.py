@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import platform
-import sys
 from importlib.metadata import version
 from pathlib import Path
 
 from .agreement import agreement_caption
 from .formatting import num
 from .output import write_text
-from .report import _caption, curve_labels, summary_frame
+from .report import caption, curve_labels, summary_frame
 from .rows import Status, best_first
 
 RESULT_COLUMNS = ("backbone", "dataset", "seed", "status", "test acc", "best val acc", "params", "trainable",
@@ -73,7 +72,7 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
                              undefined=jinja2.StrictUndefined)
     page = env.get_template("report.html").render(
         title=", ".join(dict.fromkeys(r["dataset"] for r in rows)) or "no trials",
-        caption=_caption(rows), notes=None,
+        caption=caption(rows), notes=None,
         result_columns=RESULT_COLUMNS, text_columns={0, 1, 3, 11, 12},
         results=[{"status": r["status"], "trial": r.get("trial") or "", "cells": _result_cells(r)} for r in ordered],
         summary_columns=["backbone", "dataset", "options", "n", "test acc mean", "test acc std", "train ms mean"],
@@ -90,10 +89,3 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
                   for r in ordered if r["status"] == Status.OK and confusions.get(r.get("trial"))],
         environment=_environment(rows, command))
     write_text(folder / "report.html", page)
-
-
-def command_line() -> str:
-    """The command as typed, for the report."""
-    import shlex
-
-    return shlex.join(["zoo", *sys.argv[1:]])

@@ -9,10 +9,19 @@ import keras
 from .cost import gmacs
 from .errors import one_line
 from .layers import find_cut, freeze_index, layer_rows
-from .model import build_backbone, check_input_size
+from .checks import check_input_size
+from .model import build_backbone
 from .plugins import warn
 from .registry import get_backbone, plugin_report, registrations
 from .selection import card_row
+
+
+def _built(card, size: int):
+    """``card``'s backbone at ``size``, without weights, in a fresh Keras session as every build:
+    the cards name layers that Keras numbers per session (InceptionV3's ``conv2d_72``)."""
+    check_input_size(card, size)
+    keras.utils.clear_session()
+    return build_backbone(card, size, None)
 
 
 def card_info(name: str, size: int | None = None) -> dict:
@@ -20,9 +29,7 @@ def card_info(name: str, size: int | None = None) -> dict:
     (default: its default input size) shows. Builds one model, without weights."""
     card = get_backbone(name)
     size = size or card.default_input_size
-    check_input_size(card, size)
-    keras.utils.clear_session()
-    model = build_backbone(card, size, None)
+    model = _built(card, size)
     index = freeze_index(model, card.freeze_layer, name)
     published = {f"published_{key}": value for key, value in vars(card.published).items()} if card.published else {}
     try:
@@ -39,9 +46,7 @@ def layer_table(name: str, size: int | None = None) -> tuple[int, list[dict]]:
     backbone ``name`` (zoo.layers.layer_rows), trainable or not under its recommended freeze."""
     card = get_backbone(name)
     size = size or card.min_input_size
-    check_input_size(card, size)
-    keras.utils.clear_session()  # as every build: the cards name layers Keras numbers per session
-    model = build_backbone(card, size, None)
+    model = _built(card, size)
     return size, layer_rows(model, freeze_index(model, card.freeze_layer, name))
 
 

@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .datasets import ImageData, check_splits, load
-from .executors import ExecutorOptions, finishing, run_trials
+from .executors import finishing, run_trials
 from .output import WriteError
 from .rows import Status
-from .trials import Trial, TrialResult, failed
+from .trials import ExecutorOptions, Trial, TrialResult, failed
 
 INTERRUPTED = "interrupted (Ctrl-C)"
 

@@ -13,10 +13,12 @@ import os
 import shutil
 import socket
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import BadInput, ZooError, os_reason
+from .rows import Status
 
 LOCK = ".zoo.lock"
 # What a run leaves in its folder (besides models): what --overwrite replaces.
@@ -90,13 +92,19 @@ def check_folder(folder: Path, flag: str = "--output") -> Path:
     if folder.exists() and not folder.is_dir():
         raise BadInput(f"{flag} {folder} is a file: give a folder (it is created if missing).")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".zoo-write-test.{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        make_writable(folder)
     except OSError as exc:
         raise BadInput(f"{flag} {folder} cannot be written ({os_reason(exc)}): choose a folder you can write to.") from None
     return folder
+
+
+def make_writable(folder: Path) -> None:
+    """Make ``folder`` (with its parents) and write a file in it, removed at once: OSError when
+    either cannot be done, so that a folder is checked before any work, not after it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    probe.write_text("")
+    probe.unlink()
 
 
 def earlier_results(folder: Path) -> bool:
@@ -113,11 +121,13 @@ def clear_earlier(folder: Path, models) -> None:
 
 
 @contextmanager
-def hold(folder: Path):
+def hold(folder: Path, made: Path | None = None):
     """Hold ``folder`` for this run: a second run into it is refused, naming this one.
 
     The lock is the kernel's (flock), so a run killed with -9 leaves no stale lock behind:
-    the file remains, with the dead run's pid, but nothing holds it.
+    the file remains, with the dead run's pid, but nothing holds it. When the run made the folder
+    (``made``: the topmost folder it made on the way to it) and ends with nothing in it but the
+    lock (refused, or stopped, before its first result), those folders go: it leaves nothing behind.
     """
     import fcntl  # POSIX only; zoo runs on Linux and macOS
 
@@ -141,10 +151,26 @@ def hold(folder: Path):
         yield
     finally:
         # Emptied, not removed: a run that opened the file just before a removal would lock a
-        # file no longer in the folder, while a third run locked a new one.
+        # file no longer in the folder, while a third run locked a new one. A folder this run
+        # made and left empty goes, while the lock is still held.
         handle.seek(0)
         handle.truncate()
+        if made is not None and {p.name for p in Path(folder).iterdir()} == {LOCK}:
+            path.unlink()
+            _remove_empty(Path(folder), Path(made))
         handle.close()  # releases the lock
+
+
+def _remove_empty(folder: Path, top: Path) -> None:
+    """``folder`` and its parents up to ``top``, each while it is empty."""
+    folder = Path(os.path.abspath(folder))
+    for each in (folder, *folder.parents):
+        try:
+            each.rmdir()
+        except OSError:  # not empty (another run wrote there meanwhile), or gone
+            return
+        if each == top:
+            return
 
 
 def best_models_only(rows, ours: set) -> list[str]:
@@ -154,7 +180,7 @@ def best_models_only(rows, ours: set) -> list[str]:
     returns those models' paths, to remove once the rows that no longer name them are written."""
     beaten = []
     for dataset in dict.fromkeys(row.dataset for row in rows):
-        finished = [row for row in rows if row.dataset == dataset and row.status == "ok" and row.model]
+        finished = [row for row in rows if row.dataset == dataset and row.status == Status.OK and row.model]
         if not finished:
             continue
         best = max(finished, key=lambda row: row.test_accuracy if row.test_accuracy is not None else -1)

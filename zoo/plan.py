@@ -9,13 +9,16 @@ made only once everything else has passed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib.util
+import os
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .backend import check_backend
+from .checks import check_input_size, check_weights_file
 from .datasets import parse_dataset, parse_dataset_specs
 from .errors import BadInput
-from .executors import EXECUTORS, ExecutorOptions
-from .model import check_input_size, check_weights_file
 from .output import check_folder
 from .plugins import load_plugins
 from .recipe import flag, resolve
@@ -23,8 +26,7 @@ from .registry import get_backbone, get_dataset, get_head
 from .rows import RANK_BY
 from .selection import choose
 from .store import check_store
-from .tracking import where_results_go
-from .trials import Trial, grid
+from .trials import EXECUTORS, ExecutorOptions, Trial, grid
 
 # Executor options, and the executor each belongs to: given under another, they are refused.
 EXECUTOR_OPTIONS = {"jobs": "process", "address": "ray", "cpus_per_trial": "ray", "gpus_per_trial": "ray"}
@@ -45,6 +47,7 @@ class Plan:
     rank_by: str = "logme"
     save_models: str = "best"  # best: only the best trial's model per dataset stays; all; none
     command: str = ""  # what ran, for the report
+    made_output: Path | None = None  # the topmost folder the plan made for the output (zoo-runs/, say)
 
 
 def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int]:
@@ -75,6 +78,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
     dataset's recommendation > the default), seeds, executor and output. An executor option
     left None is not given. Any bad input raises BadInput, before the output folder is made."""
+    check_backend()
     load_plugins(tuple(plugins))
     names = [backbones] if isinstance(backbones, str) else list(backbones or [])
     cards = [get_backbone(name) for name in choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)]
@@ -112,10 +116,58 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     trials = where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard)
     if store and cache:
         check_store()
+    made_output = None  # the topmost folder of the output that does not exist yet
     if output is not None:
-        check_folder(output)  # made last: a refused plan leaves nothing behind
+        absolute = Path(os.path.abspath(output))  # abspath resolves "..", which .parents would not
+        for folder in (absolute, *absolute.parents):
+            if folder.exists():
+                break
+            made_output = folder
+        output = check_folder(output)  # made last: a refused plan leaves nothing behind
     return Plan(trials, ExecutorOptions(executor, **executor_given), output, resume, overwrite, applied,
-                seeds, top, rank_by, save_models, command)
+                seeds, top, rank_by, save_models, command, made_output)
+
+
+SAVE_MODELS = ("best", "all", "none")
+
+
+def where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard):
+    """The trials with --save-models, --mlflow/--experiment and --tensorboard applied, each checked:
+    models kept on purpose, TensorBoard logs and an MLflow run per trial (zoo.tracking logs it)."""
+    if save_models not in SAVE_MODELS:
+        raise BadInput(f"--save-models {save_models!r}: choose one of {', '.join(SAVE_MODELS)}.")
+    uri = mlflow_uri(mlflow)
+    if experiment is not None and uri is None:
+        raise BadInput("--experiment names an MLflow experiment: add --mlflow [URI].")
+    if tensorboard:
+        if output is None:
+            raise BadInput("--tensorboard writes its logs under the output folder: give output=FOLDER.")
+        # Keras's TensorBoard callback writes through TensorFlow's summaries, which need tensorboard.
+        if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tensorboard") is None:
+            raise BadInput('--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow "zoo[tensorboard]".')
+    return [replace(trial, folder=None if save_models == "none" else trial.folder, save_models=save_models,
+                    save_optimizer=save_optimizer, mlflow=uri, experiment=experiment,
+                    tensorboard=str(Path(output) / "tensorboard" / trial.slug) if tensorboard else None)
+            for trial in trials]
+
+
+def mlflow_uri(given: str | None) -> str | None:
+    """``--mlflow [URI]``: the URI given, else ``MLFLOW_TRACKING_URI``; None when neither turns
+    MLflow on (``""``: ``--mlflow`` alone with no variable set, MLflow's own default)."""
+    if given is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    if given and ":" not in given and "/" not in given:  # click took the next word: a backbone?
+        raise BadInput(f"--mlflow {given}: give a tracking URI (sqlite:///mlflow.db, http://host:5000) as "
+                       "--mlflow=URI, or put --mlflow after the backbone names.")
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        if given is None:  # the variable alone, set for other tools: say so and go on
+            warnings.warn('MLFLOW_TRACKING_URI is set but MLflow is not installed: not logging to it '
+                          '(pip install "zoo[mlflow]").', stacklevel=2)
+            return None
+        raise BadInput('--mlflow needs MLflow: pip install "zoo[mlflow]".') from None
+    return given or os.environ.get("MLFLOW_TRACKING_URI", "")
 
 
 def check_weights(weights, cards) -> None:

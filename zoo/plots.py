@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .output import atomic_path  # noqa: E402
+from .rows import Status  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -61,7 +62,7 @@ def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
     """Test accuracy (%) against training step time, as the table reads them: a point per
     trial sized by parameters, labelled inside the frame, and the Pareto front (nothing both
     cheaper and more accurate) drawn through the points on it."""
-    ok = frame[(frame["status"] == "ok") & frame["train_step_ms"].notna() & frame["test_accuracy"].notna()]
+    ok = frame[(frame["status"] == Status.OK) & frame["train_step_ms"].notna() & frame["test_accuracy"].notna()]
     cost = ok["train_step_ms"].astype(float).tolist()
     accuracy = (ok["test_accuracy"].astype(float) * 100).tolist()
     params = ok["total_params"].astype(float).fillna(0).tolist()  # a row from an older zoo may lack it

@@ -64,6 +64,7 @@ def load_plugins(extra: tuple[str, ...] | list[str] = ()) -> None:
         _load_entry_points()
     from_env = [s.strip() for s in os.environ.get("ZOO_PLUGINS", "").split(",") if s.strip()]
     for spec in [*from_env, *extra]:
+        spec = os.path.expanduser(spec)  # ~/p.py and its expansion are one plugin, loaded once
         if spec not in _tried:
             _load(PluginInfo(spec), lambda spec=spec: import_plugin(spec))
 

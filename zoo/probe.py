@@ -36,7 +36,7 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     start, sources, got = time.perf_counter(), [], {}
     for part, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val)):
         key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="avg",
-                          dataset=trial.dataset, split=part, limit=recipe.limit, val_split=recipe.val_split,
+                          dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
                           x=x, y=y) if store else {}
         got[part], source = frozen_features(pooled, x, y, key, store, batch_size=recipe.batch_size, in_memory=True,
                                             progress=progress, label=f"{card.name} features ({part})", say=say)

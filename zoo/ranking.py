@@ -54,7 +54,7 @@ def rank(plan: Plan, console: Console, show_progress: bool = True) -> tuple[list
     trials = as_rank_trials(plan.trials)
     with ExitStack() as stack:
         if plan.output is not None:
-            stack.enter_context(out_files.hold(plan.output))
+            stack.enter_context(out_files.hold(plan.output, plan.made_output))
         data = load_datasets(trials, console)
         rows, code = rank_trials(trials, data, plan, console, show_progress)
     return best_first(rows), code

@@ -128,7 +128,7 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     summary = _summarise(labelled)
     failures = pd.DataFrame([r for r in labelled if r.get("status") != Status.OK], columns=[*SUMMARY_KEYS, "error"])
     show_options = bool(summary["options"].any() or failures["options"].any())
-    table = Table(title=title, caption=_caption(rows) + (f"\n{note}" if note else ""))
+    table = Table(title=title, caption=caption(rows) + (f"\n{note}" if note else ""))
     for column in ("backbone", "dataset", "options", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
         if column != "options" or show_options:
             table.add_column(column, justify="left" if column in ("backbone", "dataset", "options") else "right")
@@ -154,7 +154,7 @@ def _recipe(row) -> str:
             f"lr {row.get('lr', '')}, {row.get('epochs', '')}{stage_two} epochs, batch {row.get('batch_size', '')}")
 
 
-def _caption(rows: list[dict]) -> str:
+def caption(rows: list[dict]) -> str:
     """Data, recipe and machine. A grid names every dataset, each with its note (a synthetic one
     says so) and, where trials ran under different settings, each dataset's recipes."""
     if not rows:
@@ -178,7 +178,7 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
     records = results_frame(rows).to_dict("records")
     options = option_labels(records)
     show_options = any(options)  # a resumed folder holding runs under other options
-    table = Table(title=title, caption=_caption(rows) + (f"\n{note}" if note else ""))
+    table = Table(title=title, caption=caption(rows) + (f"\n{note}" if note else ""))
     table.add_column("backbone")
     if show_options:
         table.add_column("options")
@@ -203,10 +203,10 @@ def rank_table(rows, note: str = "") -> Table:
     """The ranking as a rich table, best LogME first; failed backbones show their error."""
     ok = [r for r in rows if r.status == Status.OK]
     first = ok[0] if ok else None
-    caption = (f"{', '.join(dict.fromkeys(r.dataset for r in rows))}, weights {first.weights}, pooled features "
-               f"of the training split (k-NN: on the validation split) | device: {first.device} | Keras "
-               f"{first.keras_version}, backend {first.backend}") if first else "no backbone was ranked"
-    table = Table(title="zoo rank: frozen features scored, nothing trained", caption=caption + (f"\n{note}" if note else ""))
+    said = (f"{', '.join(dict.fromkeys(r.dataset for r in rows))}, weights {first.weights}, pooled features "
+            f"of the training split (k-NN: on the validation split) | device: {first.device} | Keras "
+            f"{first.keras_version}, backend {first.backend}") if first else "no backbone was ranked"
+    table = Table(title="zoo rank: frozen features scored, nothing trained", caption=said + (f"\n{note}" if note else ""))
     for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "input", "extract s", "score s", "store"):
         table.add_column(column, justify="left" if column in ("backbone", "dataset", "store") else "right")
     for row in rows:

@@ -89,12 +89,10 @@ class TrialRow:
     def from_dict(cls, data: dict) -> "TrialRow":
         """A row read back from a file (this zoo's or an older one's): each value in its column's type."""
         known = {f.name: f for f in fields(cls)}
-        row = cls(**{name: _typed(value, _TYPES[name]) for name, value in data.items() if name in known})
-        row.status = Status(row.status)  # ValueError for a word zoo never writes
-        return row
+        return cls(**{name: _typed(value, _TYPES[name]) for name, value in data.items() if name in known})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": str(self.status)}  # the plain word, in files and frames
 
 
 def _column_type(annotation: str):
@@ -173,14 +171,12 @@ class RankRow:
     keras_version: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": str(self.status)}  # the plain word, in files and frames
 
     @classmethod
     def from_dict(cls, data: dict) -> "RankRow":
         known = {f.name for f in fields(cls)}
-        row = cls(**{k: v for k, v in data.items() if k in known})
-        row.status = Status(row.status)
-        return row
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def best_first(rows, by: str = "logme") -> list:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput, os_reason
-from .output import WriteError, write_text
+from .output import WriteError, make_writable, write_text
 
 DEFAULT_LIMIT_GB = 20.0
 CHUNK = 1 << 24  # bytes read at a time when checking an entry
@@ -62,10 +62,7 @@ def check_store() -> Path:
     limit_bytes()
     root = store_root()
     try:
-        (root / "features").mkdir(parents=True, exist_ok=True)
-        probe = root / "features" / f".tmp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        probe.write_text("")
-        probe.unlink()
+        make_writable(root / "features")
     except OSError as exc:
         raise BadInput(f"the feature store {root} cannot be written ({os_reason(exc)}): set ZOO_CACHE to a folder "
                        "you can write to, or add --no-store.") from None

@@ -1,5 +1,4 @@
-"""Where results also go: models kept on purpose (``--save-models``), TensorBoard logs
-(``--tensorboard``) and an MLflow run per trial (``--mlflow``), all checked before any work.
+"""An MLflow run per trial (``--mlflow``; the plan checks the option, zoo.plan).
 
 Each trial logs its own run from wherever it runs (this process, a trial subprocess, a
 Ray worker), through MLflow's client: the resolved recipe as params, the per-epoch metrics
@@ -11,13 +10,11 @@ its scores to the same experiment. MLflow is the optional extra ``zoo[mlflow]``.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
-from .errors import BadInput
 from .plots import plot_curves
 from .rows import Status
 
@@ -26,51 +23,6 @@ FINAL_METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_step_
 RANK_METRICS = ("logme", "knn_accuracy", "feature_dim", "extract_seconds", "score_seconds")
 PARAMS = ("backbone", "dataset", "seed", "input_size", "freeze_layer", "pooling", "unfreeze_from", "train_images",
           "val_images", "test_images")
-
-
-SAVE_MODELS = ("best", "all", "none")
-
-
-def where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard):
-    """The trials with --save-models, --mlflow/--experiment and --tensorboard applied, each checked."""
-    if save_models not in SAVE_MODELS:
-        raise BadInput(f"--save-models {save_models!r}: choose one of {', '.join(SAVE_MODELS)}.")
-    uri = mlflow_uri(mlflow)
-    if experiment is not None and uri is None:
-        raise BadInput("--experiment names an MLflow experiment: add --mlflow [URI].")
-    if tensorboard:
-        import importlib.util
-
-        if output is None:
-            raise BadInput("--tensorboard writes its logs under the output folder: give output=FOLDER.")
-        # Keras's TensorBoard callback writes through TensorFlow's summaries, which need tensorboard.
-        if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tensorboard") is None:
-            raise BadInput('--tensorboard needs TensorFlow and TensorBoard: pip install tensorflow "zoo[tensorboard]".')
-    return [replace(trial, folder=None if save_models == "none" else trial.folder, save_models=save_models,
-                    save_optimizer=save_optimizer, mlflow=uri, experiment=experiment,
-                    tensorboard=str(Path(output) / "tensorboard" / trial.slug) if tensorboard else None)
-            for trial in trials]
-
-
-def mlflow_uri(given: str | None) -> str | None:
-    """``--mlflow [URI]``: the URI given, else ``MLFLOW_TRACKING_URI``; None when neither turns
-    MLflow on (``""``: ``--mlflow`` alone with no variable set, MLflow's own default)."""
-    if given is None and not os.environ.get("MLFLOW_TRACKING_URI"):
-        return None
-    if given and ":" not in given and "/" not in given:  # click took the next word: a backbone?
-        raise BadInput(f"--mlflow {given}: give a tracking URI (sqlite:///mlflow.db, http://host:5000) as "
-                       "--mlflow=URI, or put --mlflow after the backbone names.")
-    try:
-        import mlflow  # noqa: F401
-    except ImportError:
-        if given is None:  # the variable alone, set for other tools: say so and go on
-            import warnings
-
-            warnings.warn('MLFLOW_TRACKING_URI is set but MLflow is not installed: not logging to it '
-                          '(pip install "zoo[mlflow]").', stacklevel=2)
-            return None
-        raise BadInput('--mlflow needs MLflow: pip install "zoo[mlflow]".') from None
-    return given or os.environ.get("MLFLOW_TRACKING_URI", "")
 
 
 def _client(uri: str):

@@ -19,6 +19,20 @@ from .recipe import Recipe
 from .rows import RankRow, Status, TrialRow
 
 
+EXECUTORS = ("local", "process", "ray")
+
+
+@dataclass
+class ExecutorOptions:
+    """Where the trials run (zoo.executors): this process, fresh processes, or Ray."""
+
+    name: str = "local"
+    jobs: int = 1  # process: trials at a time
+    address: str | None = None  # ray: None starts a local instance; "auto" or "ray://host:port" joins
+    cpus_per_trial: float = 1
+    gpus_per_trial: float = 0
+
+
 @dataclass(frozen=True)
 class Trial:
     """One backbone on one dataset with one seed, under ``recipe``; the rest says where and how

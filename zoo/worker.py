@@ -1,16 +1,12 @@
 """``python -m zoo.worker TRIAL.json RESULT.json PARENT_PID``: one trial in a fresh process
-(``--executor process``)."""
+(``--executor process``). An entry point, like the command line: it imports zoo's modules (and
+with them Keras) in ``main``, once it has tied its life to zoo's."""
 
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-
-from .executors import load_saved_dataset
-from .output import write_text
-from .runner import run_trial_away
-from .trials import Trial
 
 
 def die_with_parent(parent: int) -> None:
@@ -29,6 +25,11 @@ def die_with_parent(parent: int) -> None:
 
 
 def main(spec_path: str, result_path: str) -> None:
+    from .executors import load_saved_dataset
+    from .output import write_text
+    from .runner import run_trial_away
+    from .trials import Trial
+
     spec = json.loads(open(spec_path).read())
     result = run_trial_away(Trial.from_json(spec["trial"]), load_saved_dataset(spec["data"]))
     write_text(Path(result_path), json.dumps(result.to_json()))

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import backend, registry, timing
+from ..checks import check_input_size
 from ..cli_options import backbone_choice
 from ..formatting import num
 from ..output import check_folder, finite
@@ -182,9 +183,6 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
     reported in its row and the others still run; the exit code is then 1.
     `zoo bench NAME...` is short for `zoo bench run NAME...`.
     """
-    from ..model import check_input_size  # the face imports Keras only once there is work
-    from .measure import run_bench
-
     chosen = choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)
     if output:  # expanded once, and checked before any timing, not after hours of it
         output = Path(output).expanduser()
@@ -206,6 +204,9 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
         plugin_specs = (ctx.find_root().params.get("extra_plugins") or ()) if ctx.parent else ()
         rows = run_backends(backends, cards, settings, mode, plugin_specs, progress)
     else:
+        backend.check_backend()  # before Keras is imported, here, to time on this backend
+        from .measure import run_bench  # the face imports Keras only once there is work here
+
         rows = run_bench(cards, settings, mode, None if as_json else progress)
     if as_json:
         click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))

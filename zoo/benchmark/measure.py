@@ -97,7 +97,7 @@ def _round(value, digits):
 def _base_row(name: str, mode: str, batch_size: int, input_size, precision: str) -> dict:
     row = dict.fromkeys(ROW_KEYS)
     row.update(backbone=name, mode=mode, batch_size=batch_size, input_size=input_size,
-               precision=precision, **environment(), status=Status.OK, error=None)
+               precision=precision, **environment(), status=str(Status.OK), error=None)
     return row
 
 

@@ -7,14 +7,14 @@ import importlib.metadata
 from dataclasses import dataclass, field
 
 from .. import timing
-from ..backend import backend_name
+from ..backend import PACKAGES, backend_name
 from ..rows import Status
 
 ROW_KEYS = ("backbone", "mode", "batch_size", "input_size", "precision", "step_ms_median",
             "step_ms_p10", "step_ms_p90", "images_per_s", "compile_s", "peak_host_mb",
             "peak_device_mb", "params", "device", "backend", "keras_version")
 STATUS_KEYS = ("status", "error")  # "ok" and None, or "failed" and a one-line reason
-FAILED = Status.FAILED  # the word zoo compare's rows use
+FAILED = str(Status.FAILED)  # the word zoo compare's rows use
 
 # The head ends in a 10-way softmax, as in ``zoo compare`` on CIFAR-10, so that the
 # figures predict its step times. A 1000-way head would add 0.25M parameters
@@ -25,13 +25,13 @@ MODES = ("train", "infer")
 # The train row's mode under ``--freeze none``: every layer trains (full fine-tuning).
 TRAIN_FULL = "train-full"
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # backend -> package
+BACKENDS = PACKAGES  # backend -> package
 
 
 def is_failed(row: dict) -> bool:
     """Whether a row has no timing. Any status but "ok": rows that zoo bench wrote before it
     said "failed" say "error", and files are kept and compared long after."""
-    return row.get("status", "ok") != "ok"
+    return row.get("status", Status.OK) != Status.OK
 
 
 @dataclass
