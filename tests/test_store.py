@@ -38,6 +38,7 @@ def run(data, recipe=RECIPE, seed=0, limit=None, say=print, **trial):
     return run_backbone(zoo.get_backbone("tiny"), splits, Trial("tiny", CIFAR10, seed, recipe, **trial), say=say).row
 
 
+@pytest.mark.slow  # a long training run: nine trials, each part of the key on its own
 def test_what_determines_the_features_is_the_key(data, tmp_path):
     first = run(data)
     assert first.feature_store == "miss" and first.status == "ok"

@@ -136,6 +136,7 @@ def test_ctrl_c_under_process_ends_the_running_trials_and_keeps_the_finished_one
     assert work_folders(scratch) == [], "the work files are cleaned up"
 
 
+@pytest.mark.slow  # a long training run: five trials over four resumes
 def test_resume_skips_finished_trials_and_keeps_every_earlier_result(run_zoo, tmp_path):
     args = ["--plugin", GRID_PLUGIN, "compare", "grid-a", "--dataset", "synthetic", "--limit", "200",
             "--weights", "none", "--output", tmp_path]
