@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-from zoo import backend
+from zoo import backend, timing
 from zoo.benchmark import command, files, measure, settings
 from zoo.cli import cli
 from zoo.plugins import import_plugin
@@ -302,3 +302,22 @@ def test_only_backend_py_imports_a_backend_framework():
     offenders = [str(path.relative_to(package)) for path in package.rglob("*.py")
                  if path.name != "backend.py" and pattern.search(path.read_text())]
     assert offenders == []
+
+
+def test_a_random_batch_is_drawn_in_the_models_dtype_without_a_float64_copy():
+    """Timing's random batch: float32 as the model takes it, never a float64 draw cast down,
+    which held three times the batch for a moment (#24: a large --batch-size was killed)."""
+    import tracemalloc
+
+    import keras
+
+    model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    tracemalloc.start()
+    try:
+        images, labels = timing.random_batch(model, 64, 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert images.dtype == "float32" and images.shape == (64, 64, 64, 3) and labels.dtype == "int32"
+    assert 0 <= images.min() and images.max() <= 255
+    assert peak < 1.2 * images.nbytes, f"peak {peak:,} bytes for a batch of {images.nbytes:,}"

@@ -101,15 +101,18 @@ def test_a_read_only_output_is_refused_before_any_training(small_disk):
                               "choose a folder you can write to."]
 
 
-def test_a_full_disk_fails_one_trial_keeps_its_row_and_runs_the_others(small_disk):
-    # vgg16's model (60 MB) cannot fit; tiny's (100 KB) and the results can.
-    result = zoo_cli("compare", "vgg16", "tiny", *QUICK, "--output", small_disk)
+def test_a_model_that_does_not_fit_loses_its_file_not_its_results(small_disk):
+    # vgg16's model (60 MB) cannot fit; tiny's (100 KB) and the results can. The training
+    # succeeded: its row keeps its figures, says why the model is missing, and zoo exits 1.
+    result = zoo_cli("compare", "vgg16", "tiny", *QUICK, "--save-models", "all", "--output", small_disk)
     assert result.exit_code == 1
-    [line] = [line for line in errors(result) if "vgg16" in line]
-    assert line.startswith(f"vgg16 failed: could not write {small_disk / 'vgg16.keras'}: No space left on device (")
-    assert line.endswith(" MB free).")
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("vgg16:")]
+    assert line.startswith(f"vgg16: its model was not kept: could not write {small_disk / 'vgg16.keras'}: "
+                           "No space left on device (") and line.endswith(" MB free).")
     rows = {r["backbone"]: r for r in saved_rows(small_disk)}
-    assert rows["vgg16"]["status"] == "failed" and rows["tiny"]["status"] == "ok"
+    assert rows["vgg16"]["status"] == "ok" and rows["vgg16"]["test_accuracy"] is not None
+    assert rows["vgg16"]["model"] is None and rows["vgg16"]["error"] == line.removeprefix("vgg16: ")
+    assert rows["tiny"]["status"] == "ok" and rows["tiny"]["model"] == "tiny.keras"
     assert not list(small_disk.glob(".*partial*")), "partial files are removed"
     assert not (small_disk / "vgg16.keras").exists()
 
@@ -381,3 +384,46 @@ def test_a_refused_run_leaves_no_output_folder_behind(tmp_path, monkeypatch, arg
         result = zoo_cli(command, "tiny", *args, "--weights", "none")
         assert result.exit_code == 2 and len(errors(result)) == 1, (command, result.stderr)
         assert not (tmp_path / "zoo-runs").exists(), command
+
+
+@pytest.mark.parametrize("command, args, message", [
+    ("compare", ["--batch-size", "1000000"], "Error: --batch-size 1000000 is larger than synthetic's training split "
+                                            "(48 images): give --batch-size 48 or less."),
+    ("compare", ["--batch-size", "48", "--input-size", "65536"], "Error: --batch-size 48: a batch for tiny of 48 "
+                                                                 "images of 65536x65536 needs "),
+    ("bench", ["--batch-size", "100000", "--input-size", "2048"], "Error: --batch-size 100000: a batch for tiny of "
+                                                                  "100,000 images of 2048x2048 needs 4,687.5 GB"),
+])
+def test_a_batch_that_cannot_fit_is_refused_before_it_is_allocated(tmp_path, monkeypatch, command, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = zoo_cli(command, "tiny", *(QUICK if command == "compare" else []), *args)
+    assert result.exit_code == 2, result.stderr
+    [line] = errors(result)
+    assert line.startswith(message) and "give --batch-size" in line
+    assert not (tmp_path / "zoo-runs").exists()
+
+
+def test_a_disk_full_before_the_run_is_one_line_naming_the_lock_and_the_free_space(small_disk):
+    out = small_disk / "run"
+    out.mkdir()
+    with open(small_disk / "filler", "wb", buffering=0) as filler:  # the disk full to its last byte
+        for chunk in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    filler.write(b"\0" * chunk)
+            except OSError:
+                pass
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", out)
+    assert result.exit_code == 1
+    assert errors(result) == [f"Error: could not write {out / '.zoo.lock'}: No space left on device (0.0 MB free)."]
+
+
+def test_a_report_that_cannot_be_written_is_not_named_among_the_results(tmp_path, monkeypatch):
+    def full(path, text):
+        raise output.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr("zoo.html_report.write_text", full)
+    result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path)
+    assert result.exit_code == 1
+    [said] = [line for line in result.stderr.splitlines() if line.startswith("Results in")]
+    assert said == f"Results in {tmp_path}/ (results.json, results.csv, curves.png, tradeoff.png)"

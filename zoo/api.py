@@ -109,7 +109,7 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     from . import timing
     from .benchmark.backends import run_backends
     from .benchmark.settings import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings
-    from .checks import check_input_size
+    from .checks import check_batch_fits, check_input_size
     from .errors import BadInput
     from .plugins import load_plugins
     from .registry import get_backbone
@@ -128,6 +128,8 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     if input_size is not None:
         for card in cards:
             check_input_size(card, input_size)
+    for card in cards:  # the random batch, before it is allocated
+        check_batch_fits(batch_size, input_size or card.min_input_size, 3, f"a batch for {card.name}")
     settings = Settings(batch_size, input_size, timing.TIMED_STEPS if steps is None else steps,
                         timing.WARMUP_STEPS if warmup is None else warmup, precision, jit, freeze)
     say = Console(stderr=True).print if progress else None

@@ -54,6 +54,20 @@ def check_weights_file(weights: str | None, backbone: str | None = None) -> str 
     return str(path)
 
 
+def check_batch_fits(batch_size: int, size: int, channels: int = 3, what: str = "a batch") -> None:
+    """BadInput when one batch of ``batch_size`` float32 images of ``size`` x ``size`` x ``channels``
+    (the input tensor alone, before any activation) would not fit in the memory available now,
+    naming the largest batch that would."""
+    import psutil  # here: the faces import this module for `zoo --help`
+
+    image = size * size * channels * 4
+    available = psutil.virtual_memory().available
+    if batch_size * image > available:
+        raise BadInput(f"--batch-size {batch_size}: {what} of {batch_size:,} images of {size}x{size} needs "
+                       f"{batch_size * image / 2**30:,.1f} GB, and {available / 2**30:,.1f} GB is available: "
+                       f"give --batch-size {max(available // image, 1):,} or less.")
+
+
 def check_input_size(card, size: int) -> None:
     """``--input-size``: at least the backbone's minimum, said before anything is built."""
     if size < card.min_input_size:

@@ -324,9 +324,16 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
         out.print(summary_table(rows, note=tau))
     else:
         out.print(results_table(rows, note=tau))
-        err.print(f"Results in {checked.output}/ (report.html, results.json, results.csv, curves.png, "
-                  "tradeoff.png)", highlight=False)
+        _say_written(checked.output, ("report.html", "results.json", "results.csv", "curves.png", "tradeoff.png"),
+                     "Results")
     sys.exit(outcome.code)
+
+
+def _say_written(folder, names, what: str) -> None:
+    """Where the results are, naming only the files that are there (a full disk may have kept some out)."""
+    written = [name for name in names if (folder / name).is_file()]
+    if written:
+        err.print(f"{what} in {folder}/ ({', '.join(written)})", highlight=False)
 
 
 def _agreement(folder) -> str:
@@ -375,7 +382,7 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store
         _emit_json([row.to_dict() for row in rows])
     else:
         out.print(rank_table(rows, _agreement(checked.output)))
-        err.print(f"Ranking in {checked.output}/ (rank.json, rank.csv)", highlight=False)
+        _say_written(checked.output, ("rank.json", "rank.csv"), "Ranking")
     sys.exit(code)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
+from .recipe import Recipe
 from .registry import get_dataset
 
 @dataclass
@@ -170,12 +171,19 @@ def split_sizes(n_train: int, n_test: int, val_split: float, limit: int | None =
     return n_train - n_val, n_val, n_test
 
 
-def check_splits(data: ImageData, spec: str, val_split: float, limit: int | None = None) -> None:
-    """BadInput when ``--limit`` and ``--val-split`` leave a split of ``data`` empty."""
+def check_splits(data: ImageData, spec: str, val_split: float, limit: int | None = None,
+                 batch_size: int | None = None) -> None:
+    """BadInput when ``--limit`` and ``--val-split`` leave a split of ``data`` empty, or a batch
+    (``--batch-size``) is larger than both the training split and the default batch (a small
+    dataset trains in one partial batch of the default size, as Keras does)."""
     train, val, test = split_sizes(len(data.x_train), len(data.x_test), val_split, limit)
     if not (train and val and test):
         raise BadInput(f"{spec}: {train} train, {val} validation and {test} test images: raise --limit or "
                        "change --val-split so that none is empty.")
+    largest = max(train, Recipe.batch_size)
+    if batch_size is not None and batch_size > largest:
+        raise BadInput(f"--batch-size {batch_size} is larger than {spec}'s training split ({train:,} images): "
+                       f"give --batch-size {largest} or less.")
 
 
 @dataclass

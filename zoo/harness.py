@@ -23,7 +23,7 @@ from .datasets import Splits
 from .features import MappedBatches, feature_key, frozen_features
 from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
-from .output import atomic_path
+from .output import WriteError, atomic_path
 from .recipe import Recipe
 from .rows import Status
 from .store import FeatureStore, digest
@@ -251,11 +251,15 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
             model.compile(optimizer=make_optimizer(recipe), loss="sparse_categorical_crossentropy",
                           metrics=["accuracy"])
             model.optimizer.build(model.trainable_variables)
-    saved = None
+    saved, unsaved = None, None
     if trial.folder is not None:
         saved = Path(trial.folder) / f"{card.name}.keras"
         saved.parent.mkdir(parents=True, exist_ok=True)
-        keep_model(model, saved, trial.save_optimizer)
+        try:
+            keep_model(model, saved, trial.save_optimizer)
+        except WriteError as exc:  # the training stands: only the model file is lost
+            saved, unsaved = None, f"its model was not kept: {exc}"
+            say(f"{card.name}: {unsaved}")
 
     # Timed on the full model (frozen part included), after the checkpoint is saved:
     # timing steps change the weights.
@@ -272,7 +276,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     row = replace(trial_row(trial, Status.OK),
         data_shape="x".join(map(str, splits.image_shape)), data_source=splits.source, data_note=splits.note,
         train_images=len(splits.x_train), val_images=len(splits.x_val), test_images=len(splits.x_test),
-        input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
+        error=unsaved, input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
         pooling=recipe.pooling if recipe.pooling != "recommended" else card.pooling,
         unfreeze_from=layers[unfreeze].name if two_stage else None, finetune_trainable_params=finetune_trainable,
         test_accuracy=test_accuracy, test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),

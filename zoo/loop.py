@@ -10,9 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .checks import check_batch_fits
 from .datasets import ImageData, check_splits, load
 from .executors import finishing, run_trials
 from .output import WriteError
+from .registry import get_backbone
 from .rows import Status
 from .trials import ExecutorOptions, Trial, TrialResult, failed
 
@@ -30,7 +32,11 @@ def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData]
         where = spec.path or spec.data_dir or "Keras's cache, downloading it if needed"
         with console.status(f"{spec.text}: reading {where}..."):  # a download draws Keras's own bar
             data[spec.text] = load(spec)
-        check_splits(data[spec.text], spec.text, trial.recipe.val_split, trial.recipe.limit)
+        check_splits(data[spec.text], spec.text, trial.recipe.val_split, trial.recipe.limit, trial.recipe.batch_size)
+    for trial in trials:  # each trial's input tensor, before any of them allocates it
+        image_shape = data[trial.dataset].image_shape
+        size = trial.recipe.input_size or max(max(image_shape[:2]), get_backbone(trial.backbone).min_input_size)
+        check_batch_fits(trial.recipe.batch_size, size, 3, f"a batch for {trial.backbone}")
     return data
 
 
@@ -97,6 +103,8 @@ def run_loop(trials: list[Trial], data: dict, executor: ExecutorOptions, console
                     code = 2 if result.bad_input else max(code, 1)
                 else:
                     counts["done"] += 1
+                    if result.row.error:  # finished, but something of it was lost (its model): said there
+                        code = max(code, 1)
                 save_now()
                 bar.advance(overall)
                 show_counts()

@@ -14,7 +14,7 @@ import shutil
 import socket
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .errors import BadInput, ZooError, os_reason
@@ -143,10 +143,15 @@ def hold(folder: Path, made: Path | None = None):
         handle.close()
         raise BadInput(f"{folder} is in use by another zoo run ({holder}): wait for it to finish, "
                        "or choose another --output.") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+    except OSError as exc:  # a disk full before the run began: said as every other write is
+        with suppress(OSError):  # closing flushes the line that did not fit, and fails again
+            handle.close()
+        raise write_error(path, exc) from None
     try:
         yield
     finally:

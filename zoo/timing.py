@@ -58,11 +58,19 @@ def time_steps(step, batch_size: int, steps: int = TIMED_STEPS, warmup: int = WA
 
 
 def random_batch(model, batch_size: int, num_classes: int, seed: int = 0):
-    """A batch of random images in 0..255 shaped for ``model``'s input, and random labels."""
+    """A batch of random images in 0..255 shaped for ``model``'s input, in the dtype it takes
+    (float32, or uint8 images), and random int32 labels. Drawn straight in that dtype: a
+    float64 draw cast down would need three times the batch's memory for a moment."""
     rng = np.random.default_rng(seed)
     shape = (batch_size, *model.input_shape[1:])
-    return (rng.uniform(0, 255, shape).astype("float32"),
-            rng.integers(0, num_classes, batch_size).astype("int32"))
+    dtype = np.dtype(model.inputs[0].dtype)
+    if dtype.kind == "f":
+        images = rng.random(shape, dtype=np.float32 if dtype.itemsize <= 4 else dtype)
+        images *= 255
+        images = images.astype(dtype, copy=False)
+    else:
+        images = rng.integers(0, 256, shape, dtype=dtype)
+    return images, rng.integers(0, num_classes, batch_size, dtype=np.int32)
 
 
 def train_step(model, batch_size: int, num_classes: int):
