@@ -199,3 +199,21 @@ def test_a_folder_is_one_dataset_to_the_store_however_its_path_is_written(tmp_pa
     first = zoo.rank(["tiny"], "folder:~/pets", weights=None, progress=False)
     again = zoo.rank(["tiny"], f"folder:{tmp_path / 'pets'}", weights=None, progress=False)
     assert first["feature_store"].tolist() == ["miss"] and again["feature_store"].tolist() == ["hit"]
+
+
+def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, monkeypatch):
+    from zoo import harness
+
+    monkeypatch.setattr(harness, "_timings", {})  # this process has measured nothing yet
+    first, again = run(data), run(data, seed=1)
+    assert (first.step_timing, again.step_timing) == ("measured", "reused")
+    assert again.timed_at == first.timed_at and again.train_step_ms == first.train_step_ms
+    assert run(data, retime=True).step_timing == "measured"
+    # Measured while other trials ran beside it: said so, and reused only by such a run; a quiet
+    # run measures again.
+    monkeypatch.setattr(harness, "_timings", {})
+    loaded = run(data, recipe=replace(RECIPE, batch_size=8), shared_load=True)
+    assert loaded.step_timing == "measured under shared load"
+    assert run(data, recipe=replace(RECIPE, batch_size=8), seed=2, shared_load=True).step_timing == \
+        "reused under shared load"
+    assert run(data, recipe=replace(RECIPE, batch_size=8), seed=3).step_timing == "measured"

@@ -17,7 +17,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
             gpus_per_trial: float | None = None, plugins=(), progress: bool = True, max_params=None,
             max_gmacs: float | None = None, top: int | None = None, rank_by: str = "logme",
             save_models: str = "best", save_optimizer: bool = False, mlflow: str | None = None,
-            experiment: str | None = None, tensorboard: bool = False, **recipe):
+            experiment: str | None = None, tensorboard: bool = False, retime: bool = False, **recipe):
     """Fine-tune ``backbones`` (names or wildcards, or one) on ``dataset`` under one protocol; returns a
     DataFrame with the rows and columns of ``results.csv``, best test accuracy first.
 
@@ -39,7 +39,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                    store=store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
                    top=top, rank_by=rank_by, save_models=save_models, save_optimizer=save_optimizer,
-                   mlflow=mlflow, experiment=experiment, tensorboard=tensorboard)
+                   mlflow=mlflow, experiment=experiment, tensorboard=tensorboard, retime=retime)
     say_recommendations(checked, console)
     from .comparison import run  # Keras, now that there is work
     from .report import results_frame

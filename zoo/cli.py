@@ -279,12 +279,14 @@ def _default_output() -> Path:
 @mlflow_options
 @click.option("--tensorboard", is_flag=True, help="Write each trial's TensorBoard logs under OUTPUT/tensorboard/ "
               "(`tensorboard --logdir OUTPUT`).")
+@click.option("--retime", is_flag=True, help="Measure each step timing again, rather than reuse the one the "
+              "feature store kept.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
 def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, no_store, top,
                     rank_by, seed, seeds, repeats, resume,
                     overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, save_models,
-                    save_optimizer, mlflow, experiment, tensorboard, as_json, **recipe):
+                    save_optimizer, mlflow, experiment, tensorboard, retime, as_json, **recipe):
     """Fine-tune backbones NAME... (wildcards expand; or --all) on a dataset under one protocol and
     compare them. The plan (backbones, images, GMACs from the cards) is printed before training.
 
@@ -308,7 +310,7 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
         address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         plugins=ctx.find_root().params.get("extra_plugins", ()), save_models=save_models,
         save_optimizer=save_optimizer, mlflow=mlflow, experiment=experiment, tensorboard=tensorboard,
-        command=shlex.join(["zoo", *sys.argv[1:]]))  # what ran, for the report
+        retime=retime, command=shlex.join(["zoo", *sys.argv[1:]]))  # what ran, for the report
     say_recommendations(checked, err)
     from .comparison import run  # Keras, now that there is work
     from .report import results_table, summary_table

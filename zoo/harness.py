@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -268,7 +269,8 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         "layers": len(model.layers), "data_shape": list(splits.image_shape), "input_size": size,
         "batch_size": recipe.batch_size, "devices": str(trial.recipe.devices), "preprocess": recipe.preprocess,
         "optimizer": recipe.optimizer, "momentum": recipe.momentum,
-        "backend": backend.backend_name(), "device": backend.device_name(), "keras": keras.__version__})
+        "backend": backend.backend_name(), "device": backend.device_name(), "keras": keras.__version__},
+        retime=trial.retime, shared_load=trial.shared_load)
 
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
@@ -282,6 +284,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         test_accuracy=test_accuracy, test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable,
         train_step_ms=steps["train_step_ms"], infer_images_per_s=steps["infer_images_per_s"],
+        step_timing=steps["step_timing"], timed_at=steps.get("timed_at"),
         fit_seconds=fit_seconds, feature_cache=cache_note,
         feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
     return Outcome(row, history, {"classes": splits.class_names,
@@ -306,17 +309,31 @@ def keep_model(model, path: Path, optimizer_state: bool = False) -> None:
 _timings: dict[str, dict] = {}  # this process's step timings, by key
 
 
-def step_timing(model, batch_size: int, num_classes: int, store, key: dict) -> dict:
+def step_timing(model, batch_size: int, num_classes: int, store, key: dict, *, retime: bool = False,
+                shared_load: bool = False) -> dict:
     """The full model's median training step (ms) and inference images/s, measured once per
     ``key`` (backbone, model size, input and batch size, device...): seeds change neither, so
-    the trials of a grid, and later runs through the store, reuse the first measurement."""
+    the trials of a grid, and later runs through the store, reuse the first measurement.
+
+    Returns the figures with ``timed_at`` (when they were measured, ISO 8601, local time) and
+    ``step_timing``, which says whether this call ``measured`` them or ``reused`` them. With
+    ``retime`` they are measured again. A timing taken while other trials ran beside it
+    (``shared_load``) says so, and only another such run reuses it: a quiet run measures again.
+    """
     name = digest(key)
-    found = _timings.get(name) or (store.timing(key) if store is not None else None)
+    found = None if retime else (_timings.get(name) or (store.timing(key) if store is not None else None))
+    if found is not None and found.get("shared_load") and not shared_load:
+        found = None  # measured under another's load: not a figure for a quiet machine
+    how = "reused"
     if found is None:
         train = timing.time_train_step(model, batch_size, num_classes)
         infer = timing.time_infer_step(model, batch_size)
-        found = {"train_step_ms": train.median_ms, "infer_images_per_s": infer.images_per_s}
+        found = {"train_step_ms": train.median_ms, "infer_images_per_s": infer.images_per_s,
+                 "timed_at": datetime.now().isoformat(timespec="seconds"), "shared_load": shared_load}
         if store is not None:
             store.save_timing(key, found)
+        how = "measured"
     _timings[name] = found
-    return found
+    if found.get("shared_load"):
+        how += " under shared load"
+    return {**found, "step_timing": how}

@@ -74,7 +74,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
          cpus_per_trial=None, gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None,
          max_gmacs=None, top: int | None = None, rank_by: str = "logme", save_models: str = "best",
          save_optimizer: bool = False, mlflow: str | None = None, experiment: str | None = None,
-         tensorboard: bool = False, command: str = "") -> Plan:
+         tensorboard: bool = False, retime: bool = False, command: str = "") -> Plan:
     """The checked plan: backbones (or ``all_``), datasets and their recipes (``given`` > the
     dataset's recommendation > the default), seeds, executor and output. An executor option
     left None is not given. Any bad input raises BadInput, before the output folder is made."""
@@ -114,6 +114,9 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     trials = grid([card.name for card in cards], specs, seeds, recipes, output=output, plugins=plugins,
                   cache=cache, cache_budget_mb=cache_budget_mb, store=store)
     trials = where_results_go(trials, output, save_models, save_optimizer, mlflow, experiment, tensorboard)
+    # Trials that run beside others share the machine: their step timings say so (zoo.harness).
+    shared = (executor == "process" and (jobs or 1) > 1) or (executor == "ray" and len(trials) > 1)
+    trials = [replace(trial, retime=retime, shared_load=shared) for trial in trials]
     if store and cache:
         check_store()
     made_output = None  # the topmost folder of the output that does not exist yet

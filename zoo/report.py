@@ -172,13 +172,30 @@ def caption(rows: list[dict]) -> str:
             f"backend {first.get('backend', '?')}")
 
 
+def timing_note(rows: list[dict]) -> str:
+    """Where the step times came from, when not all were measured in this run on a quiet machine:
+    ``step times: 2 reused from the feature store (measured 2026-11-30T09:10:02); ...``."""
+    said = [row.get("step_timing") for row in rows if row.get("status") == Status.OK]
+    reused = [row for row in rows if str(row.get("step_timing")).startswith("reused")]
+    parts = []
+    if reused:
+        when = ", ".join(sorted({str(row.get("timed_at")) for row in reused if row.get("timed_at")}))
+        parts.append(f"{len(reused)} reused from the feature store" + (f" (measured {when})" if when else "")
+                     + "; --retime measures them again")
+    shared = sum("shared load" in str(how) for how in said)
+    if shared:
+        parts.append(f"{shared} measured while other trials ran beside them")
+    return f"step times: {'; '.join(parts)}" if parts else ""
+
+
 def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") -> Table:
     """The comparison as a rich table, best test accuracy first; failed backbones show their error."""
     rows = as_dicts(rows)
     records = results_frame(rows).to_dict("records")
     options = option_labels(records)
     show_options = any(options)  # a resumed folder holding runs under other options
-    table = Table(title=title, caption=caption(rows) + (f"\n{note}" if note else ""))
+    notes = "\n".join(filter(None, (timing_note(rows), note)))
+    table = Table(title=title, caption=caption(rows) + (f"\n{notes}" if notes else ""))
     table.add_column("backbone")
     if show_options:
         table.add_column("options")

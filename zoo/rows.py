@@ -72,6 +72,8 @@ class TrialRow:
     non_trainable_params: int | None = None
     train_step_ms: float | None = None
     infer_images_per_s: float | None = None
+    step_timing: str | None = None  # measured or reused (from the store), and whether under shared load
+    timed_at: str | None = None  # when the step timing was measured (ISO 8601, local time)
     fit_seconds: float | None = None
     feature_cache: str | None = None
     feature_store: str | None = None  # hit: read from the feature store; miss: computed and stored

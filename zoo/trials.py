@@ -54,6 +54,8 @@ class Trial:
     experiment: str | None = None  # the MLflow experiment (None: the dataset)
     tensorboard: str | None = None  # the folder of this trial's TensorBoard logs (None: none)
     task: str = "compare"  # compare: fine-tune (zoo.harness); rank: score frozen features (zoo.probe)
+    retime: bool = False  # measure the step timing again, whatever the store holds
+    shared_load: bool = False  # other trials run beside it (--jobs N, Ray): its timing is not a quiet one
 
     @property
     def dataset(self) -> str:
