@@ -238,3 +238,60 @@ def test_the_mlflow_variable_alone_without_mlflow_says_so_and_goes_on(run_zoo, c
     result = run_zoo("--plugin", GRID, "compare", "grid-a", "--data-dir", cifar, *QUICK, "--output", tmp_path,
                      env={"MLFLOW_TRACKING_URI": "sqlite:///nowhere.db"}, check=0)
     assert "MLFLOW_TRACKING_URI is set but MLflow is not installed" in result.stderr
+
+
+def test_the_curves_read_in_percent_with_whole_epochs_and_a_legend_beside_them():
+    import matplotlib.pyplot as plt
+
+    from zoo.plots import curves_figure
+
+    one_epoch = {"a": {"loss": [1.2], "val_loss": [1.1], "accuracy": [0.4], "val_accuracy": [0.35]}}
+    fig = curves_figure(one_epoch)
+    try:
+        loss_ax, acc_ax = fig.axes
+        for ax in (loss_ax, acc_ax):
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks == [1.0], "one epoch: one whole tick, not 0.96 to 1.04"
+        assert acc_ax.get_ylim() == (0, 100) and max(acc_ax.lines[0].get_ydata()) == pytest.approx(40)
+        legend = acc_ax.get_legend()
+        fig.canvas.draw()
+        box = legend.get_window_extent()
+        assert box.x0 >= acc_ax.get_window_extent().x1, "the legend stands beside the plot, on no line"
+    finally:
+        plt.close(fig)
+
+
+def test_the_tradeoff_plot_has_no_negative_axis_and_no_front_of_one_point():
+    import matplotlib.pyplot as plt
+
+    from zoo.plots import tradeoff_figure
+    from zoo.rows import TrialRow, frame
+
+    rows = [TrialRow("a", "d", trial="a|d|seed 0", test_accuracy=0.02, train_step_ms=1.0, total_params=10)]
+    fig = tradeoff_figure(frame(rows))
+    try:
+        [ax] = fig.axes
+        assert ax.get_xlim()[0] >= 0 and ax.get_ylim()[0] >= 0, "no negative step time or accuracy"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["trial (area: parameters)"]
+    finally:
+        plt.close(fig)
+
+
+def test_a_failed_trial_keeps_its_error_in_a_column_of_its_own(run_zoo, cifar, tmp_path):
+    from .conftest import TINY_PLUGIN
+
+    result = run_zoo("--plugin", GRID, "--plugin", TINY_PLUGIN, "compare", "tiny", "grid-a", "--data-dir", cifar,
+                     *QUICK, "--freeze", "conv3", "--output", tmp_path, check=2)  # bad input for grid-a
+    error = "layer 'conv3' is not in grid-a; `zoo layers grid-a` lists its layers."
+    page = tables((tmp_path / "report.html").read_text())
+    [results] = [t for t in page if t["attrs"].get("id") == "results"]
+    header = results["rows"][0]["cells"]
+    body = {r["cells"][0]: dict(zip(header, r["cells"])) for r in results["rows"][1:]}
+    assert body["grid-a"]["status"] == "failed" and body["grid-a"]["test acc"] == ""
+    assert body["grid-a"]["error"] == error
+    assert body["tiny"]["error"] == "" and body["tiny"]["features"] in ("computed", "read from store")
+    # The terminal table too: the error in its own column, the figures as dashes.
+    table = " ".join(result.stdout.split())
+    assert "│ error" in table or "error ┃" in table
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("│ grid-a")]
+    assert line.split("│")[2].strip() == "-", "nothing but a dash in the input column"

@@ -14,22 +14,22 @@ from pathlib import Path
 from .agreement import agreement_caption
 from .formatting import num
 from .output import write_text
-from .report import caption, curve_labels, summary_frame
+from .report import caption, curve_labels, features_said, summary_frame
 from .rows import Status, best_first
 
 RESULT_COLUMNS = ("backbone", "dataset", "seed", "status", "test acc", "best val acc", "params", "trainable",
-                  "train ms/step", "infer img/s", "fit s", "features", "model")
+                  "train ms/step", "infer img/s", "fit s", "features", "model", "error")
 
 
 def _result_cells(row: dict) -> list[str]:
     get = row.get  # a row from an older zoo may lack columns
-    if get("status") != Status.OK:
-        return [get("backbone"), get("dataset"), str(get("seed")), "failed", get("error") or "",
-                *[""] * (len(RESULT_COLUMNS) - 5)]
+    if get("status") != Status.OK:  # the figures empty, the error in its own column
+        return [get("backbone"), get("dataset"), str(get("seed")), "failed", *[""] * (len(RESULT_COLUMNS) - 5),
+                get("error") or ""]
     return [get("backbone"), get("dataset"), str(get("seed")), "ok", num(get("test_accuracy"), ".2%", ""),
             num(get("best_val_accuracy"), ".2%", ""), num(get("total_params"), ",", ""), num(get("trainable_params"), ",", ""),
             num(get("train_step_ms"), ".1f", ""), num(get("infer_images_per_s"), ",.0f", ""), num(get("fit_seconds"), ".1f", ""),
-            get("feature_store") or get("feature_cache") or "", get("model") or "not kept"]
+            features_said(get("feature_store"), get("feature_cache")), get("model") or "not kept", get("error") or ""]
 
 
 def _matrix(key: str, label: str, found: dict) -> dict:
@@ -62,6 +62,7 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
     import jinja2
 
     labels = curve_labels(rows)
+    width = len(RESULT_COLUMNS) - (not any(r.get("error") for r in rows))  # the error column, where there are any
     ordered = sorted(rows, key=lambda r: (r["status"] != Status.OK, -(r.get("test_accuracy") or 0)))
     summary = summary_frame(rows) if len({(r["dataset"], r["seed"]) for r in rows}) > 1 else None
     ranked = best_first(list(ranked))
@@ -73,16 +74,17 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
     page = env.get_template("report.html").render(
         title=", ".join(dict.fromkeys(r["dataset"] for r in rows)) or "no trials",
         caption=caption(rows), notes=None,
-        result_columns=RESULT_COLUMNS, text_columns={0, 1, 3, 11, 12},
-        results=[{"status": r["status"], "trial": r.get("trial") or "", "cells": _result_cells(r)} for r in ordered],
+        result_columns=RESULT_COLUMNS[:width], text_columns={0, 1, 3, 11, 12}, error_column=len(RESULT_COLUMNS) - 1,
+        results=[{"status": r["status"], "trial": r.get("trial") or "", "cells": _result_cells(r)[:width]}
+                 for r in ordered],
         summary_columns=["backbone", "dataset", "options", "n", "test acc mean", "test acc std", "train ms mean"],
         summary=None if summary is None else [
             [s["backbone"], s["dataset"], s["options"], str(s["n"]), num(s["test_accuracy_mean"], ".2%", ""),
              num(s["test_accuracy_std"], ".2%", ""), num(s["train_step_ms_mean"], ".1f", "")]
             for s in summary.to_dict("records")],
-        ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "feature dim", "extract s", "store"],
+        ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "feature dim", "extract s", "features"],
         ranking=[[r.backbone, r.dataset, num(r.logme, ".3f", ""), num(r.knn_accuracy, ".1%", ""), num(r.feature_dim, ",", ""),
-                  num(r.extract_seconds, ".1f", ""), r.feature_store or "off"] for r in ranked if r.status == Status.OK],
+                  num(r.extract_seconds, ".1f", ""), features_said(r.feature_store)] for r in ranked if r.status == Status.OK],
         agreement=agreement_caption(list(agreement)),
         plots=plots,
         matrices=[_matrix(r["trial"], labels.get(r["trial"], r["backbone"]), confusions[r["trial"]])

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .output import atomic_path  # noqa: E402
@@ -23,30 +24,39 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_curves(histories: dict[str, dict], path: Path) -> None:
-    """Training (solid) and validation (dashed) loss and accuracy per epoch, per backbone.
+    """``curves_figure`` saved as ``path`` (a PNG)."""
+    _save(curves_figure(histories), path)
+
+
+def curves_figure(histories: dict[str, dict]):
+    """Training (solid) and validation (dashed) loss and accuracy (%) per epoch, per backbone.
 
     With two-stage fine-tuning both stages are on one curve; a dotted line marks the switch.
+    Epochs are whole numbers on the axis (a one-epoch run too), accuracy runs from 0 to 100%, and
+    the legend stands beside the plots, where it covers no line.
     """
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
+    longest = 1
     for index, (name, history) in enumerate(histories.items()):
         colour = f"C{index % 10}"
-        for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        for ax, key, scale in ((loss_ax, "loss", 1), (acc_ax, "accuracy", 100)):
             for prefix, style in (("", "-"), ("val_", "--")):
-                values = history.get(prefix + key, [])
-                epochs = range(1, len(values) + 1)
-                ax.plot(epochs, values, style, color=colour, marker="o", markersize=3,
+                values = [value * scale for value in history.get(prefix + key, [])]
+                longest = max(longest, len(values))
+                ax.plot(range(1, len(values) + 1), values, style, color=colour, marker="o", markersize=3,
                         label=f"{name} {'validation' if prefix else 'training'}")
             if "finetune_start" in history:  # two-stage: where fine-tuning began
                 ax.axvline(history["finetune_start"] + 0.5, color=colour, linestyle=":", alpha=0.7)
     loss_ax.set_yscale("log")  # one diverging backbone must not flatten the others' curves
-    for ax, title in ((loss_ax, "Loss (log scale)"), (acc_ax, "Accuracy")):
-        ax.set(title=title, xlabel="epoch")
+    acc_ax.set_ylim(0, 100)
+    for ax, title in ((loss_ax, "Loss (log scale)"), (acc_ax, "Accuracy (%)")):
+        ax.set(title=title, xlabel="epoch", xlim=(0.5, longest + 0.5))
         ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     if histories:
-        acc_ax.legend(fontsize=8, loc="best")
+        acc_ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     fig.tight_layout()
-    _save(fig, path)
+    return fig
 
 
 def pareto_front(cost, accuracy) -> list[int]:
@@ -59,6 +69,11 @@ def pareto_front(cost, accuracy) -> list[int]:
 
 
 def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
+    """``tradeoff_figure`` saved as ``path`` (a PNG)."""
+    _save(tradeoff_figure(frame), path)
+
+
+def tradeoff_figure(frame: pd.DataFrame):
     """Test accuracy (%) against training step time, as the table reads them: a point per
     trial sized by parameters, labelled inside the frame, and the Pareto front (nothing both
     cheaper and more accurate) drawn through the points on it."""
@@ -71,10 +86,12 @@ def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
     ax.scatter(cost, accuracy, s=[40 + 400 * p / largest for p in params], alpha=0.6, edgecolor="black",
                label="trial (area: parameters)")
     front = pareto_front(cost, accuracy)
-    if front:
+    if len(front) > 1:  # one point is no front: nothing drawn, nothing in the legend
         ax.plot([cost[i] for i in front], [accuracy[i] for i in front], "--", color="C3", drawstyle="steps-post",
                 label="Pareto front")
     ax.margins(x=0.25, y=0.2)  # room for the labels inside the frame
+    ax.set_xlim(left=max(ax.get_xlim()[0], 0))  # no negative step times, nor accuracies
+    ax.set_ylim(max(ax.get_ylim()[0], 0), min(ax.get_ylim()[1], 100))
     ax.figure.canvas.draw()
     middle = sum(ax.get_xlim()) / 2
     for x, y, name in zip(cost, accuracy, ok["backbone"]):
@@ -85,4 +102,4 @@ def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    _save(fig, path)
+    return fig

@@ -132,18 +132,22 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     for column in ("backbone", "dataset", "options", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
         if column != "options" or show_options:
             table.add_column(column, justify="left" if column in ("backbone", "dataset", "options") else "right")
+    if len(failures):
+        table.add_column("error", overflow="fold", ratio=1, min_width=24)
+    no_error = [""] if len(failures) else []
     failed_counts = failures.groupby(SUMMARY_KEYS, sort=False).size()
     for row in summary.to_dict("records"):
         n_failed = int(failed_counts.get(tuple(row[k] for k in SUMMARY_KEYS), 0))
         table.add_row(row["backbone"], row["dataset"], *([row["options"]] if show_options else []), str(row["n"]),
                       _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100),
                       _spread(*(row[f"train_step_ms_{s}"] for s in ("mean", "std", "min", "max")), ".1f"),
-                      num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-")
+                      num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-", *no_error)
     finished = set(summary[SUMMARY_KEYS].itertuples(index=False, name=None))
     for backbone, dataset, options, error in failures[[*SUMMARY_KEYS, "error"]].itertuples(index=False, name=None):
         if (backbone, dataset, options) not in finished:
             finished.add((backbone, dataset, options))  # one line for each, with its first error
-            table.add_row(backbone, dataset, *([options] if show_options else []), "0",
+            table.add_row(backbone, dataset, *([options] if show_options else []), "0", "-", "-", "-",
+                          str(int(failed_counts.get((backbone, dataset, options), 0))),
                           f"[red]failed: {escape(str(error))}[/]")
     return table
 
@@ -203,17 +207,38 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
                    "train ms/step", "infer img/s", "fit s"):
         table.add_column(column, justify="right")
     table.add_column("feature cache")
+    show_errors = any(row.get("error") for row in records)
+    if show_errors:  # a column of its own, wrapped: an error never widens or shifts the figures
+        table.add_column("error", overflow="fold", ratio=1, min_width=24)
     for row, label in zip(records, options):
         first = [row["backbone"], *([label] if show_options else [])]
+        error = [_error(row)] if show_errors else []
         if row["status"] != Status.OK:
-            table.add_row(*first, f"[red]failed: {escape(str(row['error']))}[/]")
+            table.add_row(*first, *["-"] * 10, *error)
             continue
         table.add_row(*first, _input(row), num(row["test_accuracy"], ".2%"),
                       num(row["best_val_accuracy"], ".2%"), num(row["total_params"], ","),
                       _trainable(row), num(row["non_trainable_params"], ","),
                       num(row["train_step_ms"], ".1f"), num(row["infer_images_per_s"], ",.0f"),
-                      num(row["fit_seconds"], ".1f"), row["feature_cache"])
+                      num(row["fit_seconds"], ".1f"), row["feature_cache"], *error)
     return table
+
+
+def _error(row) -> str:
+    """A row's error as a table shows it: red for a failed trial; a finished one's (its model
+    was not kept, say) plain."""
+    error = row.get("error")
+    if not error or is_empty(error):
+        return ""
+    return f"[red]failed: {escape(str(error))}[/]" if row.get("status") != Status.OK else escape(str(error))
+
+
+def features_said(store: str | None, cache: str | None = None) -> str:
+    """Where a trial's frozen features came from, in words: ``read from store``, ``computed`` (and
+    stored), or, without the store, computed (or ``not cached``, under --no-cache)."""
+    if store in ("hit", "miss"):
+        return "read from store" if store == "hit" else "computed"
+    return "not cached" if cache and str(cache).startswith("off") else "computed"
 
 
 def rank_table(rows, note: str = "") -> Table:
@@ -224,13 +249,13 @@ def rank_table(rows, note: str = "") -> Table:
             f"of the training split (k-NN: on the validation split) | device: {first.device} | Keras "
             f"{first.keras_version}, backend {first.backend}") if first else "no backbone was ranked"
     table = Table(title="zoo rank: frozen features scored, nothing trained", caption=said + (f"\n{note}" if note else ""))
-    for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "input", "extract s", "score s", "store"):
-        table.add_column(column, justify="left" if column in ("backbone", "dataset", "store") else "right")
+    for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "input", "extract s", "score s", "features"):
+        table.add_column(column, justify="left" if column in ("backbone", "dataset", "features") else "right")
     for row in rows:
         if row.status != Status.OK:
             table.add_row(row.backbone, row.dataset, f"[red]failed: {escape(str(row.error))}[/]")
             continue
         table.add_row(row.backbone, row.dataset, num(row.logme, ".3f"), num(row.knn_accuracy, ".1%"),
                       num(row.feature_dim, ","), num(row.input_size, "d"), num(row.extract_seconds, ".1f"),
-                      num(row.score_seconds, ".2f"), row.feature_store or "off")
+                      num(row.score_seconds, ".2f"), features_said(row.feature_store))
     return table
