@@ -217,3 +217,14 @@ def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, mon
     assert run(data, recipe=replace(RECIPE, batch_size=8), seed=2, shared_load=True).step_timing == \
         "reused under shared load"
     assert run(data, recipe=replace(RECIPE, batch_size=8), seed=3).step_timing == "measured"
+
+
+@pytest.mark.parametrize("executor, jobs, backbones, shared", [
+    ("local", None, ["tiny"], False), ("process", 1, ["tiny"], False), ("process", 2, ["tiny"], True),
+    ("ray", None, ["tiny"], False), ("ray", None, ["tiny", "vgg16"], True),
+])
+def test_trials_that_run_beside_others_time_under_shared_load(executor, jobs, backbones, shared):
+    from zoo.plan import plan
+
+    planned = plan(backbones, "synthetic", given={}, executor=executor, jobs=jobs, store=False)
+    assert {trial.shared_load for trial in planned.trials} == {shared}
