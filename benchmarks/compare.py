@@ -3,7 +3,7 @@
     python benchmarks/compare.py A.json B.json
 
 The same as ``zoo bench compare A.json B.json``, which it runs; kept for scripts that
-call it (.ci/run). The suite itself uses only ``zoo.benchmark.measure``.
+call it (.ci/run). The suite itself uses only ``zoo.benchmark.measure`` and ``zoo.benchmark.settings``.
 """
 
 import sys

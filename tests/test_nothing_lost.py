@@ -101,6 +101,7 @@ def test_a_read_only_output_is_refused_before_any_training(small_disk):
                               "choose a folder you can write to."]
 
 
+@pytest.mark.slow  # vgg16 trained and timed
 def test_a_model_that_does_not_fit_loses_its_file_not_its_results(small_disk):
     # vgg16's model (60 MB) cannot fit; tiny's (100 KB) and the results can. The training
     # succeeded: its row keeps its figures, says why the model is missing, and zoo exits 1.

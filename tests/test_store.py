@@ -201,22 +201,27 @@ def test_a_folder_is_one_dataset_to_the_store_however_its_path_is_written(tmp_pa
     assert first["feature_store"].tolist() == ["miss"] and again["feature_store"].tolist() == ["hit"]
 
 
-def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, monkeypatch):
+def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, feature_store, monkeypatch):
     from zoo import harness
 
     monkeypatch.setattr(harness, "_timings", {})  # this process has measured nothing yet
     first, again = run(data), run(data, seed=1)
     assert (first.step_timing, again.step_timing) == ("measured", "reused")
     assert again.timed_at == first.timed_at and again.train_step_ms == first.train_step_ms
-    assert run(data, retime=True).step_timing == "measured"
-    # Measured while other trials ran beside it: said so, and reused only by such a run; a quiet
-    # run measures again.
-    monkeypatch.setattr(harness, "_timings", {})
-    loaded = run(data, recipe=replace(RECIPE, batch_size=8), shared_load=True)
-    assert loaded.step_timing == "measured under shared load"
-    assert run(data, recipe=replace(RECIPE, batch_size=8), seed=2, shared_load=True).step_timing == \
-        "reused under shared load"
-    assert run(data, recipe=replace(RECIPE, batch_size=8), seed=3).step_timing == "measured"
+    # The rule itself, on a small compiled model: --retime measures again, and a timing measured
+    # beside other trials is reused only by such a run, never by one on a quiet machine.
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    store, key = FeatureStore(feature_store), {"model": "small"}
+
+    def timed(**how):
+        return harness.step_timing(model, 4, 3, store, key, **how)["step_timing"]
+
+    assert [timed(), timed(), timed(retime=True)] == ["measured", "reused", "measured"]
+    assert [timed(retime=True, shared_load=True), timed(shared_load=True)] == \
+        ["measured under shared load", "reused under shared load"]
+    monkeypatch.setattr(harness, "_timings", {})  # a later run: what the store kept
+    assert [timed(), timed()] == ["measured", "reused"], "a quiet run measures again, then reuses its own"
 
 
 @pytest.mark.parametrize("executor, jobs, backbones, shared", [
