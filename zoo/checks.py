@@ -68,6 +68,12 @@ def check_batch_fits(batch_size: int, size: int, channels: int = 3, what: str = 
                        f"give --batch-size {max(available // image, 1):,} or less.")
 
 
+def trial_input_size(card, given: int | None, image_shape) -> int:
+    """The size a trial feeds ``card``: ``--input-size`` when given, else the images' own size
+    (their longer side), raised to the backbone's minimum."""
+    return given or max(max(image_shape[:2]), card.min_input_size)
+
+
 def check_input_size(card, size: int) -> None:
     """``--input-size``: at least the backbone's minimum, said before anything is built."""
     if size < card.min_input_size:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from . import output as out_files
+from .checks import trial_input_size
 from .errors import BadInput
 from .loop import interrupted_result, load_datasets, run_loop
 from .plan import Plan
@@ -88,8 +89,8 @@ def _say_plan(todo: list[Trial], data: dict, console: Console) -> None:
     """The plan line: the backbones, and the GMACs of a pass over the first dataset."""
     backbones = list(dict.fromkeys(t.backbone for t in todo))
     first = data[todo[0].dataset]
-    side = max(first.image_shape[:2])
-    sizes = {t.backbone: t.recipe.input_size or max(side, get_backbone(t.backbone).min_input_size) for t in todo}
+    sizes = {t.backbone: trial_input_size(get_backbone(t.backbone), t.recipe.input_size, first.image_shape)
+             for t in todo}
     limit = todo[0].recipe.limit
     images = len(first.x_train[:limit]) + len(first.x_test[:limit])
     console.print(f"{plan_line(backbones, sizes, images)} {len(todo)} trial(s) to run.", highlight=False)

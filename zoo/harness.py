@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 
 from . import backend, timing
+from .checks import trial_input_size
 from .datasets import Splits
 from .features import MappedBatches, feature_key, frozen_features
 from .layers import apply_freeze, count_params, resolve_unfreeze
@@ -204,7 +205,7 @@ def run_backbone(card, splits: Splits, trial, progress=None, say=print) -> Outco
 
 def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) -> Outcome:
     keras.utils.set_random_seed(trial.seed)
-    size = recipe.input_size or max(max(splits.image_shape[:2]), card.min_input_size)
+    size = trial_input_size(card, recipe.input_size, splits.image_shape)
     two_stage = recipe.finetune_epochs > 0
     # Two-stage fine-tuning trains the head alone first (unless --freeze says otherwise),
     # then unfreezes from the recommended layer.

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .checks import check_batch_fits
+from .checks import check_batch_fits, trial_input_size
 from .datasets import ImageData, check_splits, load
 from .executors import finishing, run_trials
 from .output import WriteError
@@ -34,8 +34,7 @@ def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData]
             data[spec.text] = load(spec)
         check_splits(data[spec.text], spec.text, trial.recipe.val_split, trial.recipe.limit, trial.recipe.batch_size)
     for trial in trials:  # each trial's input tensor, before any of them allocates it
-        image_shape = data[trial.dataset].image_shape
-        size = trial.recipe.input_size or max(max(image_shape[:2]), get_backbone(trial.backbone).min_input_size)
+        size = trial_input_size(get_backbone(trial.backbone), trial.recipe.input_size, data[trial.dataset].image_shape)
         check_batch_fits(trial.recipe.batch_size, size, 3, f"a batch for {trial.backbone}")
     return data
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import keras
 
+from .checks import trial_input_size
 from .datasets import Splits
 from .features import feature_key, frozen_features
 from .model import assemble
@@ -25,7 +26,7 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     building the backbone raises (BadInput for a weights file that does not fit)."""
     keras.utils.clear_session()
     recipe = trial.recipe
-    size = recipe.input_size or max(max(splits.image_shape[:2]), card.min_input_size)
+    size = trial_input_size(card, recipe.input_size, splits.image_shape)
     assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size, weights=recipe.weights,
                          freeze="all", pooling="avg", preprocess=recipe.preprocess, seed=trial.seed)
     frozen = assembled.frozen or keras.Model(assembled.model.input, assembled.backbone.output)
