@@ -16,11 +16,10 @@ spread evenly through the split), not one class after another: zoo takes the fir
 part of the training set for validation and ``--limit`` keeps the first images, and
 either must see every class.
 
-Images are read with Keras's own ``keras.utils.load_img`` (any Keras backend, no
-TensorFlow needed). Every image gets the size and colour mode of the first image
-read (the first file of the first class, in sorted order, of ``train/`` when
-there is one): a grey first image makes the whole dataset one channel, any other
-makes it RGB. Images of another size are resized (bilinear), ignoring their aspect.
+Images are not read here: the dataset is a description of the files (zoo.sources.ImageFiles),
+decoded a batch at a time at each trial's input size (zoo.decode has the rules). Only each
+file's header is read: a file that is not a readable image is skipped and reported, and the
+folder is grey (one channel) only when every image in it is grey.
 """
 
 from __future__ import annotations
@@ -32,13 +31,12 @@ import numpy as np
 
 import zoo
 from zoo.card import Dataset
-from zoo.datasets import ImageData, as_pixels
+from zoo.decode import EXTENSIONS, is_ignored_folder, is_image_name
 from zoo.errors import BadInput
+from zoo.sources import ImageFiles, Scanned, fingerprint, median_size, scan
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
-GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # PIL modes without colour
 
 
 def class_folders(folder: Path) -> dict[str, list[Path]]:
@@ -46,46 +44,17 @@ def class_folders(folder: Path) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise BadInput(f"{folder} is not a folder: --dataset folder:PATH needs a folder with one "
                        "sub-folder of images per class.")
-    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not is_ignored_folder(p))
     if not classes:
         raise BadInput(f"{folder} has no class folders: put each class's images in its own sub-folder "
                        f"(PATH/CLASS/*.png), or PATH/train/CLASS/ and PATH/test/CLASS/.")
     found = {}
     for class_dir in classes:
-        images = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+        images = sorted(p for p in class_dir.iterdir() if p.is_file() and is_image_name(p))
         if not images:
             raise BadInput(f"{class_dir} holds no images ({', '.join(EXTENSIONS)}): add some, or remove the folder.")
         found[class_dir.name] = images
     return found
-
-
-def _first_image_format(path: Path) -> tuple[tuple[int, int], str]:
-    """(height, width) and Keras's colour mode for the whole dataset, from its first image."""
-    from PIL import Image  # Keras's load_img needs Pillow too
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            grey = image.mode in GREY_MODES
-    except Exception as exc:
-        raise BadInput(f"{path} is not a readable image ({type(exc).__name__}): replace or remove it.") from None
-    return (height, width), ("grayscale" if grey else "rgb")
-
-
-def read_images(files: list[Path], size: tuple[int, int], color_mode: str) -> np.ndarray:
-    """The files as one uint8 array (N, height, width, 1 or 3)."""
-    import keras
-
-    channels = 1 if color_mode == "grayscale" else 3
-    images = np.empty((len(files), *size, channels), dtype=np.uint8)
-    for i, path in enumerate(files):
-        try:
-            image = keras.utils.load_img(path, color_mode=color_mode, target_size=size, interpolation="bilinear")
-            pixels = keras.utils.img_to_array(image)  # floats: uint8 would wrap a 16-bit image's 300 to 44
-        except Exception as exc:
-            raise BadInput(f"{path} is not a readable image ({type(exc).__name__}): replace or remove it.") from None
-        images[i] = as_pixels(pixels, str(path))
-    return images
 
 
 def _labelled(classes: dict[str, list[Path]]) -> tuple[list[Path], np.ndarray]:
@@ -122,37 +91,53 @@ def seeded_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return train[interleaved(labels[train])], test[interleaved(labels[test])]
 
 
-def load_folder(path, variant: Optional[str] = None) -> ImageData:
+def load_folder(path, variant: Optional[str] = None) -> ImageFiles:
     """The dataset in ``path``: ``train/`` and ``test/`` class folders, or class folders split here."""
     path = Path(path).expanduser()
     if (path / "train").is_dir() and (path / "test").is_dir():
-        train, test = class_folders(path / "train"), class_folders(path / "test")
+        (train, scanned), (test, scanned_test) = _readable(class_folders(path / "train")), \
+            _readable(class_folders(path / "test"))
+        scanned += scanned_test
         if list(train) != list(test):
             only_train, only_test = sorted(set(train) - set(test)), sorted(set(test) - set(train))
             raise BadInput(f"{path}/train and {path}/test must hold the same class folders; only in train: "
                            f"{', '.join(only_train) or 'none'}; only in test: {', '.join(only_test) or 'none'}.")
         class_names = list(train)
         (train_files, y_train), (test_files, y_test) = _labelled(train), _labelled(test)
-        size, color_mode = _first_image_format(train_files[0])
         train_order, test_order = interleaved(y_train), interleaved(y_test)
         train_files, y_train = [train_files[i] for i in train_order], y_train[train_order]
         test_files, y_test = [test_files[i] for i in test_order], y_test[test_order]
-        x_train, x_test = read_images(train_files, size, color_mode), read_images(test_files, size, color_mode)
         source = str(path)
     else:
-        classes = class_folders(path)
+        classes, scanned = _readable(class_folders(path))
         class_names = list(classes)
         files, labels = _labelled(classes)
         train_index, test_index = seeded_split(labels)
         if not len(test_index):
             raise BadInput(f"{path}: every class has a single image, too few to split off a test set; "
                            "add images, or give train/ and test/ sub-folders.")
-        size, color_mode = _first_image_format(files[0])
-        images = read_images(files, size, color_mode)
-        x_train, y_train = images[train_index], labels[train_index]
-        x_test, y_test = images[test_index], labels[test_index]
+        train_files, y_train = [files[i] for i in train_index], labels[train_index]
+        test_files, y_test = [files[i] for i in test_index], labels[test_index]
         source = f"{path} (split {1 - TEST_FRACTION:.0%}/{TEST_FRACTION:.0%} with seed {SPLIT_SEED})"
-    return ImageData(f"folder:{path}", x_train, y_train, x_test, y_test, class_names, source)
+    return ImageFiles(f"folder:{path}", tuple(map(str, train_files)), y_train, tuple(map(str, test_files)), y_test,
+                      class_names, source, grey=all(s.grey for s in scanned),
+                      skipped=tuple(bad for s in scanned for bad in s.skipped),
+                      median_size=median_size([size for s in scanned for size in s.sizes]),
+                      fingerprint=fingerprint(path, [*train_files, *test_files], np.concatenate([y_train, y_test])))
+
+
+def _readable(classes: dict[str, list[Path]]) -> tuple[dict[str, list[Path]], list[Scanned]]:
+    """Each class's files whose headers read as images, and what the scan of each class found;
+    a class left with no readable image is an error."""
+    kept, scanned = {}, []
+    for name, files in classes.items():
+        found = scan(files)
+        scanned.append(found)
+        if not found.readable:
+            raise BadInput(f"{Path(files[0]).parent} holds no readable images ({len(found.skipped)} unreadable, "
+                           f"such as {found.skipped[0][0]}: {found.skipped[0][1]}): add some, or remove the folder.")
+        kept[name] = found.readable
+    return kept, scanned
 
 
 @zoo.hookimpl

@@ -47,7 +47,9 @@ def test_an_image_folder(run_zoo, tmp_path):
     result = run_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", f"folder:{tmp_path / 'pets'}",
                      *QUICK, "--output", tmp_path / "run", "--json", check=0)
     [row] = json_out(result)
-    assert row["status"] == "ok" and row["data_shape"] == "20x24x3" and row["input_size"] == 24
+    # Files are decoded at the card's default size (tiny's: 32), not at their own 20x24.
+    assert row["status"] == "ok" and row["data_shape"] == "32x32x3" and row["input_size"] == 32
+    assert row["resize"] == "crop" and row["skipped_images"] == 0
     assert row["train_images"] + row["val_images"] == 36 and row["test_images"] == 18
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 
 
-def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, seeds=None,
+def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, strict: bool = False, seeds=None,
             repeats: int | None = None, seed: int = 0, resume: bool = False, overwrite: bool = False,
             cache: bool = True, cache_budget_mb: float | None = None, store: bool = True, executor: str = "local",
             jobs: int | None = None, address: str | None = None, cpus_per_trial: float | None = None,
@@ -34,7 +34,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     from .plan import plan  # no Keras: bad input is raised at once
 
     console = Console(stderr=True, soft_wrap=True)
-    checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
+    checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, strict=strict, seeds=seeds, repeats=repeats, seed=seed,
                    output=output, resume=resume, overwrite=overwrite, cache=cache, cache_budget_mb=cache_budget_mb,
                    store=store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
@@ -52,7 +52,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     return frame
 
 
-def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, store: bool = True,
+def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, strict: bool = False,
+         store: bool = True,
          executor: str = "local", jobs: int | None = None, address: str | None = None,
          cpus_per_trial: float | None = None, gpus_per_trial: float | None = None, plugins=(),
          progress: bool = True, max_params=None, max_gmacs: float | None = None, mlflow: str | None = None,
@@ -72,7 +73,7 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, sto
     if unknown:
         raise BadInput(f"rank takes no {', '.join(unknown)}: what shapes features is {', '.join(FEATURE_NAMES)}.")
     console = Console(stderr=True, soft_wrap=True)
-    checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, output=output, store=store,
+    checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, strict=strict, output=output, store=store,
                    executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
                    mlflow=mlflow, experiment=experiment)

@@ -69,9 +69,14 @@ def check_batch_fits(batch_size: int, size: int, channels: int = 3, what: str = 
 
 
 def trial_input_size(card, given: int | None, image_shape) -> int:
-    """The size a trial feeds ``card``: ``--input-size`` when given, else the images' own size
-    (their longer side), raised to the backbone's minimum."""
-    return given or max(max(image_shape[:2]), card.min_input_size)
+    """The size a trial feeds ``card``: ``--input-size`` when given; else, for images held as
+    arrays, their own size (the longer side), and for files (``image_shape`` None: decoded at
+    whatever size the trial asks) the card's default, the size its weights were trained at;
+    either raised to the backbone's minimum."""
+    if given:
+        return given
+    own = card.default_input_size if image_shape is None else max(image_shape[:2])
+    return max(own, card.min_input_size)
 
 
 def check_input_size(card, size: int) -> None:

@@ -283,7 +283,7 @@ def _default_output() -> Path:
               "feature store kept.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of the table "
               "(stdout then holds the JSON alone).")
-def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_cache, cache_budget_mb, no_store, top,
+def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, strict, no_cache, cache_budget_mb, no_store, top,
                     rank_by, seed, seeds, repeats, resume,
                     overwrite, executor, jobs, address, cpus_per_trial, gpus_per_trial, output, save_models,
                     save_optimizer, mlflow, experiment, tensorboard, retime, as_json, **recipe):
@@ -303,7 +303,7 @@ def compare_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_ca
     ctx = click.get_current_context()
     checked = plan(
         names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
-        given=_given_recipe(recipe), data_dir=data_dir, seeds=seeds, repeats=repeats, seed=seed,
+        given=_given_recipe(recipe), data_dir=data_dir, strict=strict, seeds=seeds, repeats=repeats, seed=seed,
         output=output or (None if resume else _default_output()), top=top, rank_by=rank_by,
         resume=resume,
         overwrite=overwrite, cache=not no_cache, cache_budget_mb=cache_budget_mb, store=not no_store, executor=executor, jobs=jobs,
@@ -357,7 +357,7 @@ def _agreement(folder) -> str:
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @mlflow_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON, best first, instead of the table.")
-def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store, executor, jobs, address,
+def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, strict, no_store, executor, jobs, address,
                  cpus_per_trial, gpus_per_trial, output, mlflow, experiment, as_json, **recipe):
     """Rank backbones NAME... (or --all) from their frozen features, without training: LogME and a
     5-nearest-neighbour accuracy on each backbone's pooled features of the training split
@@ -370,7 +370,7 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, no_store
     from .plan import plan  # no Keras: bad input is said at once
 
     checked = plan(names, dataset, all_=all_, max_params=max_params, max_gmacs=max_gmacs,
-                   given=_given_recipe(recipe), data_dir=data_dir, output=output or _default_output(),
+                   given=_given_recipe(recipe), data_dir=data_dir, strict=strict, output=output or _default_output(),
                    store=not no_store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=click.get_current_context().find_root().params.get(
                        "extra_plugins", ()), mlflow=mlflow, experiment=experiment)

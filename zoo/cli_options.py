@@ -21,7 +21,9 @@ data_options = _options(
                       "fashion_mnist, folder:PATH, synthetic..."),
     click.option("--data-dir", type=click.Path(path_type=Path),
                  help="Read the dataset from local files in its published format (`zoo datasets` says which). "
-                      "Default: Keras's download and cache."))
+                      "Default: Keras's download and cache."),
+    click.option("--strict", is_flag=True, help="Stop (exit 2, naming it) at a file in a folder that is not a "
+                 "readable image, rather than skip it."))
 executor_options = _options(
     click.option("--executor", type=click.Choice(["local", "process", "ray"]), default="local", show_default=True,
                  help="Where trials run: this process, a fresh process each, or Ray tasks."),

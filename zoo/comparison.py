@@ -15,13 +15,14 @@ from rich.console import Console
 
 from . import output as out_files
 from .checks import trial_input_size
+from .datasets import counts
 from .errors import BadInput
 from .loop import interrupted_result, load_datasets, run_loop
 from .plan import Plan
 from .ranking import top_trials
 from .registry import get_backbone
 from .rows import Status, TrialRow
-from .run_folder import earlier_run, model_intact, read_confusions, write_results
+from .run_folder import earlier_run, model_intact, read_confusions, write_results, write_skipped
 from .selection import plan_line
 from .trials import Trial, trial_labels
 
@@ -92,7 +93,7 @@ def _say_plan(todo: list[Trial], data: dict, console: Console) -> None:
     sizes = {t.backbone: trial_input_size(get_backbone(t.backbone), t.recipe.input_size, first.image_shape)
              for t in todo}
     limit = todo[0].recipe.limit
-    images = len(first.x_train[:limit]) + len(first.x_test[:limit])
+    images = sum(n if limit is None else min(n, limit) for n in counts(first))
     console.print(f"{plan_line(backbones, sizes, images)} {len(todo)} trial(s) to run.", highlight=False)
 
 
@@ -136,6 +137,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         if plan.save_models == "best":  # of this run's models, those beaten: rows first, files after
             beaten = out_files.best_models_only([*rows, *replaced.values()], finished)
         write_results([*rows, *replaced.values()], histories, plan.output, confusions, plan.command)
+        write_skipped(data, plan.output)
         for model in beaten:
             (plan.output / model).unlink(missing_ok=True)
 

@@ -1,10 +1,12 @@
-"""Datasets: a ``--dataset`` value parsed once (``DatasetSpec``), the arrays a loader returns
-(``ImageData``), loading them, and the train, validation and test splits (``Splits``).
+"""Datasets: a ``--dataset`` value parsed once (``DatasetSpec``), what a loader returns (arrays,
+``ImageData``, or a description of image files, ``zoo.sources.ImageFiles``), loading it, and the
+train, validation and test splits (``Splits``).
 
 Datasets are plugins like backbones: a plugin implements ``register_datasets``
 and calls ``register(zoo.Dataset(...))`` (the card is in zoo.card). zoo's own
 (cifar10, cifar100, mnist, fashion_mnist, folder, synthetic) live in ``plugins/``
-and register the same way.
+and register the same way. A loader may return either: ``ImageFiles`` streams (images
+decoded a batch at a time, at the trial's size), ``ImageData`` is held whole in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from .errors import BadInput
 from .recipe import Recipe
 from .registry import get_dataset
+from .sources import FileView, ImageFiles
 
 @dataclass
 class ImageData:
@@ -87,6 +90,7 @@ class DatasetSpec:
     variant: str | None = None  # the variant read (the card's first when none is given)
     path: str | None = None  # folder:PATH, expanded
     data_dir: str | None = None  # --data-dir, expanded, where the card reads it
+    strict: bool = False  # --strict: a file that is not a readable image stops the run
 
     @property
     def store_name(self) -> str:
@@ -95,7 +99,7 @@ class DatasetSpec:
         return f"{self.name}:{os.path.realpath(self.path)}" if self.path is not None else self.text
 
 
-def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
+def parse_dataset(text: str, data_dir=None, alone: bool = True, strict: bool = False) -> DatasetSpec:
     """``--dataset text`` (``name`` or ``name:argument``) with ``--data-dir``, checked against its card.
 
     In a grid of datasets (``alone`` False) ``data_dir`` goes to those that read files from it;
@@ -114,7 +118,7 @@ def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
         path = os.path.expanduser(argument)
         if not os.path.isdir(path):
             raise BadInput(f"--dataset {text}: {path} is not a folder: give the folder that holds the images.")
-        return DatasetSpec(text, name, path=path)
+        return DatasetSpec(text, name, path=path, strict=strict)
     if argument is not None and argument not in card.variants:
         takes = f"takes {', '.join(card.variants)}" if card.variants else "takes no ':' argument"
         raise BadInput(f"--dataset {text}: {name} {takes}.")
@@ -128,11 +132,12 @@ def parse_dataset(text: str, data_dir=None, alone: bool = True) -> DatasetSpec:
     if data_dir is not None and not os.path.exists(data_dir):
         raise BadInput(f"--data-dir {data_dir}: no such file or folder: give where {name}'s files are "
                        f"({card.local_files or 'in its published format'}).")
-    return DatasetSpec(text, name, variant, None, data_dir)
+    return DatasetSpec(text, name, variant, None, data_dir, strict)
 
 
-def load(spec: DatasetSpec) -> ImageData:
-    """The splits of a parsed dataset, from its folder, ``--data-dir`` or download, checked for sense."""
+def load(spec: DatasetSpec) -> ImageData | ImageFiles:
+    """The splits of a parsed dataset, from its folder, ``--data-dir`` or download, checked for
+    sense. With ``spec.strict`` a file that is not a readable image is a BadInput naming it."""
     card = get_dataset(spec.name)
     if spec.path is not None:
         data = card.load_local(Path(spec.path), None)
@@ -140,17 +145,22 @@ def load(spec: DatasetSpec) -> ImageData:
         data = card.load_local(Path(spec.data_dir), spec.variant)
     else:
         data = card.download(spec.variant)
-    return check(data, spec.text)
+    return check(data, spec.text, spec.strict)
 
 
-def load_dataset(spec: str, data_dir=None) -> ImageData:
+def load_dataset(spec: str, data_dir=None) -> ImageData | ImageFiles:
     """The splits of ``--dataset spec`` (``name`` or ``name:argument``), checked for sense."""
     return load(parse_dataset(spec, data_dir))
 
 
-def check(data: ImageData, spec: str) -> ImageData:
+def check(data: ImageData | ImageFiles, spec: str, strict: bool = False) -> ImageData | ImageFiles:
     """Labels and images a loader returned, checked and given the types the harness expects
     (uint8 images, int64 labels): a plugin's int or float arrays pass when their values fit."""
+    if isinstance(data, ImageFiles):
+        labels = {f"y_{part}": as_labels(getattr(data, f"y_{part}"), f"dataset {spec} ({part})")
+                  for part in ("train", "test")}
+        data = replace(data, **labels)
+        return data.strictly() if strict else data
     checked = {}
     for part in ("train", "test"):
         x = as_pixels(getattr(data, f"x_{part}"), f"dataset {spec} ({part})")
@@ -171,12 +181,19 @@ def split_sizes(n_train: int, n_test: int, val_split: float, limit: int | None =
     return n_train - n_val, n_val, n_test
 
 
-def check_splits(data: ImageData, spec: str, val_split: float, limit: int | None = None,
+def counts(data: ImageData | ImageFiles) -> tuple[int, int]:
+    """Images in the dataset's training and test sets."""
+    if isinstance(data, ImageFiles):
+        return len(data.train_files), len(data.test_files)
+    return len(data.x_train), len(data.x_test)
+
+
+def check_splits(data: ImageData | ImageFiles, spec: str, val_split: float, limit: int | None = None,
                  batch_size: int | None = None) -> None:
     """BadInput when ``--limit`` and ``--val-split`` leave a split of ``data`` empty, or a batch
     (``--batch-size``) is larger than both the training split and the default batch (a small
     dataset trains in one partial batch of the default size, as Keras does)."""
-    train, val, test = split_sizes(len(data.x_train), len(data.x_test), val_split, limit)
+    train, val, test = split_sizes(*counts(data), val_split, limit)
     if not (train and val and test):
         raise BadInput(f"{spec}: {train} train, {val} validation and {test} test images: raise --limit or "
                        "change --val-split so that none is empty.")
@@ -188,25 +205,48 @@ def check_splits(data: ImageData, spec: str, val_split: float, limit: int | None
 
 @dataclass
 class Splits:
-    """Train, validation and test arrays; validation is the first part of the training set."""
+    """Train, validation and test images and labels; validation is the first part of the training
+    set. The images are arrays (uint8, N x H x W x C) or, for files, ``FileView``s decoded on
+    demand, whose ``image_shape`` is None: they take the trial's input size."""
 
-    x_train: np.ndarray
+    x_train: np.ndarray | FileView
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: np.ndarray | FileView
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: np.ndarray | FileView
     y_test: np.ndarray
-    image_shape: tuple
+    image_shape: tuple | None
     num_classes: int
     source: str = ""
     note: str = ""
     class_names: list = field(default_factory=list)
+    channels: int = 3
+    skipped: int = 0  # files the dataset left out as unreadable, before any decoding
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are files, decoded a batch at a time at the trial's size."""
+        return self.image_shape is None
+
+    def data_shape(self, size: int) -> tuple[int, int, int]:
+        """The shape of one image as the model takes it when the trial's input size is ``size``."""
+        return (size, size, self.channels) if self.streamed else tuple(self.image_shape)
+
+    def skipped_images(self) -> int:
+        """Files left out as unreadable: those the dataset skipped and those that failed to decode."""
+        views = [x for x in (self.x_train, self.x_val, self.x_test) if isinstance(x, FileView)]
+        return self.skipped + sum(len(view.failed) for view in views)
 
     @classmethod
-    def from_data(cls, data: ImageData, val_split: float, limit: int | None = None) -> "Splits":
-        train, n_val, test = split_sizes(len(data.x_train), len(data.x_test), val_split, limit)
-        x, y = data.x_train[:train + n_val], data.y_train[:train + n_val]
+    def from_data(cls, data: ImageData | ImageFiles, val_split: float, limit: int | None = None) -> "Splits":
+        train, n_val, test = split_sizes(*counts(data), val_split, limit)
         num_classes = max(len(data.class_names), int(data.y_train.max()) + 1)
         names = [str(c) for c in data.class_names] + [str(i) for i in range(len(data.class_names), num_classes)]
+        y = data.y_train[:train + n_val]
+        if isinstance(data, ImageFiles):
+            return cls(data.view("train", n_val, train + n_val), y[n_val:], data.view("train", 0, n_val), y[:n_val],
+                       data.view("test", 0, test), data.y_test[:test], None, num_classes, data.source, data.note,
+                       names, data.channels, len(data.skipped))
+        x = data.x_train[:train + n_val]
         return cls(x[n_val:], y[n_val:], x[:n_val], y[:n_val], data.x_test[:test], data.y_test[:test],
-                   data.image_shape, num_classes, data.source, data.note, names)
+                   data.image_shape, num_classes, data.source, data.note, names, data.image_shape[-1])

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import ImageData
+from .sources import ImageFiles
 from .errors import BadInput, one_line
 from .runner import run_trial, run_trial_away
 from .trials import EXECUTORS, ExecutorOptions, Trial, TrialResult, failed
@@ -94,15 +95,23 @@ def _local(trials, datasets, progress, say, events):
 # --- process: one fresh Python per trial -------------------------------------------------
 
 def _save_dataset(data, folder: Path) -> Path:
-    """The dataset as an .npz the trial processes read (memory-mapped arrays, no pickle)."""
-    path = folder / f"{data.name.replace('/', '_').replace(':', '_')}.npz"
+    """The dataset as the trial processes read it: files as their description (JSON: each process
+    reads the images itself), arrays as an .npz (memory-mapped arrays, no pickle)."""
+    stem = folder / data.name.replace('/', '_').replace(':', '_')
+    if isinstance(data, ImageFiles):
+        path = stem.with_suffix(".json")
+        path.write_text(json.dumps(data.to_json()))
+        return path
+    path = stem.with_suffix(".npz")
     np.savez(path, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test,
              class_names=np.array(data.class_names, dtype=str), meta=np.array([data.name, data.source, data.note]))
     return path
 
 
-def load_saved_dataset(path) -> ImageData:
+def load_saved_dataset(path) -> ImageData | ImageFiles:
     """The dataset ``_save_dataset`` wrote, as a trial process reads it."""
+    if str(path).endswith(".json"):
+        return ImageFiles.from_json(json.loads(Path(path).read_text()))
     with np.load(path, allow_pickle=False) as files:
         name, source, note = (str(v) for v in files["meta"])
         return ImageData(name, files["x_train"], files["y_train"], files["x_test"], files["y_test"],
@@ -214,7 +223,8 @@ def _ray(trials, datasets, executor: ExecutorOptions, events, say):
                                            if k.startswith(("KERAS_", "ZOO_", "MLFLOW_"))}})
         if executor.address is None:  # a local instance, zoo's own: it must not outlive zoo
             reaper = _reaper()
-    # Each dataset goes into the object store once; every trial reads it from there.
+    # Each dataset goes into the object store once; every trial reads it from there. A folder
+    # goes as its description (paths and labels): each worker reads the images from the same path.
     refs = {spec: ray.put(data) for spec, data in datasets.items()}
     # zoo retries a trial whose worker or node died once itself (not Ray's max_retries), so
     # that the retry shows in the progress and the row.

@@ -12,16 +12,18 @@ import hashlib
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from .errors import os_reason
+from .sources import DECODE_WORKERS, FileView, decoded_batches
 from .store import Corrupt, FeatureStore, reserve
 
 CHUNK_BATCHES = 64  # batches per predict call: progress moves, and memory holds one chunk of features
-KEY_VERSION = 1  # raised when what is stored changes meaning: older entries become misses
+KEY_VERSION = 2  # raised when what is stored changes meaning: older entries become misses (2: resize)
 
 
 _weights_hashes: dict = {}
@@ -43,8 +45,12 @@ def weights_id(weights: str | None) -> str:
     return _weights_hashes[remembered]
 
 
-def data_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
-    """A hash of the images' and labels' content: the same split of the same files, or a miss."""
+def data_fingerprint(x: np.ndarray | FileView, y: np.ndarray) -> str:
+    """A hash of the images' and labels' content: the same split of the same files, or a miss.
+    Files go by their view's fingerprint (paths, sizes, modification times: zoo.sources), so an
+    unchanged folder is a hit without reading one image."""
+    if isinstance(x, FileView):
+        return f"files:{x.fingerprint}"
     digest = hashlib.blake2b(digest_size=16)
     for array in (x, y):
         array = np.ascontiguousarray(array)
@@ -60,9 +66,9 @@ def preprocess_id(card, preprocess: bool) -> str:
 
 
 def feature_key(assembled, *, weights, preprocess: bool, pooling: str, dataset: str, split: str,
-                limit, val_split, x, y) -> dict:
+                limit, val_split, x, y, resize: str) -> dict:
     """Everything that determines the features of ``x`` at the assembled model's cut."""
-    return {"version": KEY_VERSION, "backbone": assembled.card.name,
+    return {"version": KEY_VERSION, "backbone": assembled.card.name, "resize": resize,
             "backbone_params": int(assembled.backbone.count_params()), "weights": weights_id(weights),
             "preprocess": preprocess_id(assembled.card, preprocess), "input_size": assembled.input_size,
             "cut": assembled.cut, "pooling": pooling, "dataset": dataset, "split": split, "limit": limit,
@@ -72,10 +78,12 @@ def feature_key(assembled, *, weights, preprocess: bool, pooling: str, dataset: 
 
 
 def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, batch_size: int, in_memory: bool,
-                    progress=None, label: str = "features", say=print) -> tuple[np.ndarray, str]:
-    """``extractor``'s output for every image of ``x``, and where it came from: ``hit`` (the
-    store had it), ``miss`` (computed and stored) or ``""`` (no store). With ``in_memory``
-    False the features stay memory-mapped, so they need not fit in memory."""
+                    progress=None, label: str = "features", say=print, resize: str = "crop") -> tuple[np.ndarray, str]:
+    """``extractor``'s output for every image of ``x`` (an array, or files decoded a batch at a
+    time by ``resize``), and where it came from: ``hit`` (the store had it), ``miss`` (computed
+    and stored) or ``""`` (no store). With ``in_memory`` False the features stay memory-mapped,
+    so they need not fit in memory. Files that failed to decode are in ``x.failed`` (from the
+    store's entry on a hit); their rows hold no features (see ``kept``)."""
     shape = (len(x), *extractor.output.shape[1:])
     if store is None:
         if in_memory:
@@ -85,7 +93,7 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
             features = np.memmap(scratch, dtype=np.float32, mode="w+", shape=shape)
             reserve(Path(scratch.name))  # a full disk: an error now, not a SIGBUS later
             os.unlink(scratch.name)
-        extract(extractor, x, batch_size, features, progress, label)
+        extract(extractor, x, batch_size, features, progress, label, resize)
         return features, ""
     try:
         found = store.open(key)
@@ -93,7 +101,9 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
         say(f"{key['backbone']}: {exc}.")
         found = None
     if found is not None:
-        features = found[0]
+        features, meta = found
+        if isinstance(x, FileView):
+            x.failed.update({int(k): v for k, v in meta.get("failed", {}).items()})
         return (np.array(features) if in_memory else features), "hit"
     try:
         writer = store.writer(key, shape, y)
@@ -101,19 +111,42 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
         say(f"{key['backbone']}: the feature store at {store.root} cannot be written "
             f"({os_reason(exc)}); computing the features without it.")
         return frozen_features(extractor, x, y, key, None, batch_size=batch_size, in_memory=in_memory,
-                               progress=progress, label=label, say=say)[0], ""
+                               progress=progress, label=label, say=say, resize=resize)[0], ""
     try:
-        extract(extractor, x, batch_size, writer.features, progress, label)
+        extract(extractor, x, batch_size, writer.features, progress, label, resize)
     except BaseException:
         writer.abandon()
         raise
-    features = writer.commit(say)
+    features = writer.commit(say, {"failed": dict(x.failed)} if isinstance(x, FileView) else {})
     return (np.array(features) if in_memory else features), "miss"
 
 
-def extract(extractor, x, batch_size: int, out: np.ndarray, progress=None, label: str = "features") -> None:
+def kept(features: np.ndarray, x, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``features`` and labels ``y`` without the rows of files that failed to decode (``x.failed``);
+    as they are for arrays and for files that all decoded."""
+    if not isinstance(x, FileView) or not x.failed:
+        return features, y
+    keep = x.kept()
+    return np.asarray(features[keep]), np.asarray(y)[keep]
+
+
+def extract(extractor, x, batch_size: int, out: np.ndarray, progress=None, label: str = "features",
+            resize: str = "crop") -> None:
     """Run ``extractor`` over ``x`` into ``out`` (an array or a memory map), a chunk of batches
-    at a time: the features are written as they come, never all held at once."""
+    at a time: the features are written as they come, never all held at once. Files are
+    decoded a batch at a time, the next batches in threads while the model runs on this one;
+    the progress counts images and says images per second."""
+    if isinstance(x, FileView):
+        size, started = int(extractor.input.shape[1]), time.perf_counter()
+        task = progress.add_task(label, total=len(x)) if progress is not None else None
+        done = 0
+        for start, images in decoded_batches(x, size, resize, batch_size):
+            out[start:start + len(images)] = np.asarray(extractor.predict_on_batch(images))
+            done += len(images)
+            if task is not None:
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, advance=len(images), description=f"{label}: {done:,} images, {rate:,.0f}/s")
+        return
     batches = math.ceil(len(x) / batch_size)
     task = progress.add_task(label, total=batches) if progress is not None else None
     chunk = batch_size * CHUNK_BATCHES
@@ -121,6 +154,32 @@ def extract(extractor, x, batch_size: int, out: np.ndarray, progress=None, label
         out[start:start + chunk] = extractor.predict(x[start:start + chunk], batch_size=batch_size, verbose=0)
         if task is not None:
             progress.advance(task, math.ceil(len(x[start:start + chunk]) / batch_size))
+
+
+class FileBatches(keras.utils.PyDataset):
+    """Batches of files decoded at ``size`` by ``resize``, with their labels and a sample weight
+    (0 for a file that failed to decode, so it counts in neither the loss nor the accuracy), in
+    a new order each epoch when ``shuffle``: Keras's own loader, its threads decoding ahead."""
+
+    def __init__(self, view: FileView, y, batch_size: int, size: int, resize: str, shuffle: bool = False,
+                 seed: int = 0):
+        super().__init__(workers=DECODE_WORKERS, use_multiprocessing=False)
+        self.view, self.y, self.batch_size, self.size, self.resize = view, np.asarray(y), batch_size, size, resize
+        self.shuffle, self.rng = shuffle, np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(view)) if shuffle else np.arange(len(view))
+
+    def __len__(self):
+        return math.ceil(len(self.view) / self.batch_size)
+
+    def __getitem__(self, index):
+        batch = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        images = self.view.decode(batch, self.size, self.resize)
+        weights = np.array([0.0 if i in self.view.failed else 1.0 for i in batch], np.float32)
+        return images, self.y[batch], weights
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.view))
 
 
 class MappedBatches(keras.utils.PyDataset):

@@ -22,7 +22,8 @@ import psutil
 from . import backend, timing
 from .checks import trial_input_size
 from .datasets import Splits
-from .features import MappedBatches, feature_key, frozen_features
+from .sources import FileView
+from .features import FileBatches, MappedBatches, feature_key, frozen_features, kept
 from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
 from .output import WriteError, atomic_path
@@ -82,9 +83,11 @@ def cache_plan(assembled, n_images: int, cache: bool, budget_mb: float | None) -
     return True, True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
 
 
-def _data(x, y, batch_size: int, shuffle: bool) -> dict:
-    """Keyword arguments that hand ``x, y`` to Keras: as they are, or in batches read from a
-    memory map (features larger than memory)."""
+def _data(x, y, batch_size: int, shuffle: bool, size: int | None = None, resize: str = "crop") -> dict:
+    """Keyword arguments that hand ``x, y`` to Keras: as they are, in batches read from a memory
+    map (features larger than memory), or files decoded a batch at a time at ``size``."""
+    if isinstance(x, FileView):
+        return {"x": FileBatches(x, y, batch_size, size, resize, shuffle, seed=int(np.random.randint(2**31)))}
     if isinstance(x, np.memmap):
         return {"x": MappedBatches(x, y, batch_size, shuffle, seed=int(np.random.randint(2**31)))}
     return {"x": x, "y": y, "batch_size": batch_size}
@@ -110,8 +113,10 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     if progress is not None:
         steps = math.ceil(len(train[0]) / recipe.batch_size)
         callbacks.append(_ProgressCallback(progress, label, steps * epochs, epochs))
-    val_data = _data(*val, recipe.batch_size, shuffle=False)
-    history = model.fit(**_data(*train, recipe.batch_size, shuffle=True), epochs=epochs, callbacks=callbacks,
+    size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+    val_data = _data(*val, recipe.batch_size, shuffle=False, size=size, resize=recipe.resize)
+    history = model.fit(**_data(*train, recipe.batch_size, shuffle=True, size=size, resize=recipe.resize),
+                        epochs=epochs, callbacks=callbacks,
                         validation_data=val_data["x"] if "y" not in val_data else (val_data["x"], val_data["y"]),
                         verbose=0, shuffle=True)
     if before is not None and not best.best > best_so_far:
@@ -137,22 +142,36 @@ def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: boo
         trained = assembled.trainable
         if features is None:
             def features(part, x, y):
-                return frozen_features(assembled.frozen, x, y, {}, None, batch_size=recipe.batch_size,
-                                       in_memory=True, progress=progress, label=f"{name} features ({part})")[0]
-        sets = [(features(part, x, y), y) for (x, y), part in zip(sets, ("train", "val", "test"))]
+                return kept(frozen_features(assembled.frozen, x, y, {}, None, batch_size=recipe.batch_size,
+                                            in_memory=True, progress=progress, label=f"{name} features ({part})",
+                                            resize=recipe.resize)[0], x, y)
+        sets = [features(part, x, y) for (x, y), part in zip(sets, ("train", "val", "test"))]
     train, val, test = sets
     history = _fit(trained, train, val, recipe, epochs=recipe.epochs, lr=recipe.lr, label=name,
                    progress=progress, log_dir=log_dir)
     fit_seconds = time.perf_counter() - start
-    test_loss, test_accuracy = trained.evaluate(**_data(*test, recipe.batch_size, shuffle=False), verbose=0)
-    return history, float(test_loss), float(test_accuracy), fit_seconds, _predicted(trained, test[0], recipe)
+    return (history, *_evaluate(trained, *test, recipe), fit_seconds, *_predicted(trained, *test, recipe))
 
 
-def _predicted(model, x, recipe: Recipe) -> np.ndarray:
-    """The class ``model`` predicts for each of ``x`` (images or features)."""
-    data = _data(x, np.zeros(len(x), np.int64), recipe.batch_size, shuffle=False)
+def _evaluate(model, x, y, recipe: Recipe) -> tuple[float, float]:
+    """Test loss and accuracy of ``model`` on ``x`` (images, files or features) and labels ``y``."""
+    size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+    loss, accuracy = model.evaluate(**_data(x, y, recipe.batch_size, shuffle=False, size=size,
+                                            resize=recipe.resize), verbose=0)
+    return float(loss), float(accuracy)
+
+
+def _predicted(model, x, y, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """The labels ``y`` of ``x`` (images, files or features) and the class ``model`` predicts for
+    each, without the files that failed to decode."""
+    size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+    data = _data(x, np.asarray(y), recipe.batch_size, shuffle=False, size=size, resize=recipe.resize)
     data.pop("y", None)
-    return np.asarray(model.predict(**data, verbose=0)).argmax(axis=-1)
+    predicted = np.asarray(model.predict(**data, verbose=0)).argmax(axis=-1)
+    if isinstance(x, FileView) and x.failed:
+        keep = x.kept()
+        return np.asarray(y)[keep], predicted[keep]
+    return np.asarray(y), predicted
 
 
 def confusion(labels, predicted, num_classes: int) -> list[list[int]]:
@@ -181,10 +200,8 @@ def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val
                    label=f"{assembled.card.name} fine-tune", progress=progress, best_so_far=best_val,
                    log_dir=log_dir)
     fit_seconds = time.perf_counter() - start
-    test_loss, test_accuracy = assembled.model.evaluate(splits.x_test, splits.y_test,
-                                                        batch_size=recipe.batch_size, verbose=0)
-    return history, float(test_loss), float(test_accuracy), fit_seconds, _predicted(assembled.model,
-                                                                                    splits.x_test, recipe)
+    return (history, *_evaluate(assembled.model, splits.x_test, splits.y_test, recipe), fit_seconds,
+            *_predicted(assembled.model, splits.x_test, splits.y_test, recipe))
 
 
 def run_backbone(card, splits: Splits, trial, progress=None, say=print) -> Outcome:
@@ -206,16 +223,17 @@ def run_backbone(card, splits: Splits, trial, progress=None, say=print) -> Outco
 def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) -> Outcome:
     keras.utils.set_random_seed(trial.seed)
     size = trial_input_size(card, recipe.input_size, splits.image_shape)
+    data_shape = splits.data_shape(size)
     two_stage = recipe.finetune_epochs > 0
     # Two-stage fine-tuning trains the head alone first (unless --freeze says otherwise),
     # then unfreezes from the recommended layer.
     freeze = "all" if two_stage and recipe.freeze == "recommended" else recipe.freeze
     if trial.tensorboard is not None:  # a trial run again writes its logs afresh, not among the old ones
         shutil.rmtree(trial.tensorboard, ignore_errors=True)
-    assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size,
+    assembled = assemble(card, data_shape, splits.num_classes, input_size=size,
                          weights=recipe.weights, freeze=freeze, pooling=recipe.pooling,
                          preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
-                         seed=trial.seed)
+                         seed=trial.seed, resize=recipe.resize)
     model = assembled.model
     unfreeze = resolve_unfreeze(recipe.unfreeze_from, card, assembled.backbone, assembled.freeze_index) \
         if two_stage else None
@@ -227,20 +245,20 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     def features(part, x, y):
         key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="none",
                           dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
-                          x=x, y=y) if store else {}
+                          x=x, y=y, resize=recipe.resize) if store else {}
         array, source = frozen_features(assembled.frozen, x, y, key, store, batch_size=recipe.batch_size,
                                         in_memory=in_memory, progress=progress,
-                                        label=f"{card.name} features ({part})", say=say)
+                                        label=f"{card.name} features ({part})", say=say, resize=recipe.resize)
         sources.append(source)
-        return array
+        return kept(array, x, y)
 
-    history, test_loss, test_accuracy, fit_seconds, predicted = train_and_evaluate(
+    history, test_loss, test_accuracy, fit_seconds, labels, predicted = train_and_evaluate(
         assembled, splits, recipe, use_cache, progress, features, trial.tensorboard)
     trainable = count_params(model.trainable_weights)  # stage one's, before any unfreezing
     finetune_trainable = None
     if two_stage:
         best_val = max(history["val_accuracy"])
-        stage_two, test_loss, test_accuracy, seconds, predicted = fine_tune(
+        stage_two, test_loss, test_accuracy, seconds, labels, predicted = fine_tune(
             assembled, splits, recipe, unfreeze, best_val, progress,
             None if trial.tensorboard is None else str(Path(trial.tensorboard) / "finetune"))
         finetune_trainable = count_params(model.trainable_weights)
@@ -267,7 +285,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     # timing steps change the weights.
     steps = step_timing(model, recipe.batch_size, splits.num_classes, store, {
         "backbone": card.name, "params": int(model.count_params()), "trainable": count_params(model.trainable_weights),
-        "layers": len(model.layers), "data_shape": list(splits.image_shape), "input_size": size,
+        "layers": len(model.layers), "data_shape": list(data_shape), "input_size": size,
         "batch_size": recipe.batch_size, "devices": str(trial.recipe.devices), "preprocess": recipe.preprocess,
         "optimizer": recipe.optimizer, "momentum": recipe.momentum,
         "backend": backend.backend_name(), "device": backend.device_name(), "keras": keras.__version__},
@@ -277,7 +295,8 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = int(model.count_params())
     row = replace(trial_row(trial, Status.OK),
-        data_shape="x".join(map(str, splits.image_shape)), data_source=splits.source, data_note=splits.note,
+        data_shape="x".join(map(str, data_shape)), data_source=splits.source, data_note=splits.note,
+        skipped_images=splits.skipped_images(),
         train_images=len(splits.x_train), val_images=len(splits.x_val), test_images=len(splits.x_test),
         error=unsaved, input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
         pooling=recipe.pooling if recipe.pooling != "recommended" else card.pooling,
@@ -289,7 +308,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         fit_seconds=fit_seconds, feature_cache=cache_note,
         feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
     return Outcome(row, history, {"classes": splits.class_names,
-                                  "matrix": confusion(splits.y_test, predicted, splits.num_classes)})
+                                  "matrix": confusion(labels, predicted, splits.num_classes)})
 
 
 def keep_model(model, path: Path, optimizer_state: bool = False) -> None:

@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .checks import check_batch_fits, trial_input_size
-from .datasets import ImageData, check_splits, load
+from .datasets import ImageData, check_splits, counts, load
+from .sources import SHOWN_SKIPPED, ImageFiles
 from .executors import finishing, run_trials
 from .output import WriteError
 from .registry import get_backbone
@@ -21,9 +22,10 @@ from .trials import ExecutorOptions, Trial, TrialResult, failed
 INTERRUPTED = "interrupted (Ctrl-C)"
 
 
-def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData]:
+def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData | ImageFiles]:
     """The data of every dataset the trials use, by its text, each read once and its splits
-    checked (BadInput when ``--limit`` or ``--val-split`` leaves one empty)."""
+    checked (BadInput when ``--limit`` or ``--val-split`` leaves one empty). For a folder,
+    what it holds is said: files skipped as unreadable, and the size its images are decoded at."""
     data = {}
     for trial in trials:
         spec = trial.spec
@@ -33,10 +35,39 @@ def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData]
         with console.status(f"{spec.text}: reading {where}..."):  # a download draws Keras's own bar
             data[spec.text] = load(spec)
         check_splits(data[spec.text], spec.text, trial.recipe.val_split, trial.recipe.limit, trial.recipe.batch_size)
+    sizes = {}
     for trial in trials:  # each trial's input tensor, before any of them allocates it
         size = trial_input_size(get_backbone(trial.backbone), trial.recipe.input_size, data[trial.dataset].image_shape)
         check_batch_fits(trial.recipe.batch_size, size, 3, f"a batch for {trial.backbone}")
+        sizes.setdefault(trial.dataset, {})[trial.backbone] = size
+    for text, found in data.items():
+        if isinstance(found, ImageFiles):
+            resize = next(t.recipe.resize for t in trials if t.dataset == text)
+            for line in files_lines(text, found, sizes[text], resize):
+                console.print(escape(line), highlight=False, soft_wrap=True)
     return data
+
+
+def files_lines(text: str, data: ImageFiles, sizes: dict[str, int], resize: str) -> list[str]:
+    """What a folder holds, said before any work: its images, the files skipped (the first few
+    named), the size each backbone decodes them at and how, and whether that shrinks them."""
+    train, test = counts(data)
+    shown = "/".join(map(str, dict.fromkeys(sizes.values()))) + " px"
+    lines = [f"{text}: {train + test:,} images ({'grey' if data.grey else 'RGB'}), decoded at {shown} "
+             f"(--resize {resize}), a batch at a time."]
+    if data.skipped:
+        named = "; ".join(f"{path} ({why})" for path, why in data.skipped[:SHOWN_SKIPPED])
+        more = f" and {len(data.skipped) - SHOWN_SKIPPED} more" if len(data.skipped) > SHOWN_SKIPPED else ""
+        lines.append(f"Warning: {text}: {len(data.skipped)} file(s) skipped as unreadable images: {named}{more}. "
+                     "--strict stops at them instead.")
+    if data.median_size is not None:
+        width, height = data.median_size
+        smaller = sorted({size for size in sizes.values() if size < min(width, height)})
+        if smaller:
+            lines.append(f"{text}: the images are about {width}x{height} (median), larger than the "
+                         f"{'/'.join(map(str, smaller))} px they are decoded at, and shrunk to it; --input-size "
+                         "trains at another size (the GMACs grow with its square).")
+    return lines
 
 
 def run_loop(trials: list[Trial], data: dict, executor: ExecutorOptions, console: Console, *, title: str,

@@ -119,8 +119,11 @@ class Assembled:
 
 def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: str | None,
              freeze: str = "recommended", pooling: str = "recommended", preprocess: bool = True,
-             head: str = "dense", dropout: float = 0.5, seed: int | None = None):
+             head: str = "dense", dropout: float = 0.5, seed: int | None = None, resize: str = "crop"):
     """The protocol's model for ``card`` on images of ``data_shape`` (height, width, channels).
+
+    Images of another size are resized inside the model by the ``resize`` policy (crop, squash,
+    pad: the same as files get when decoded, zoo.decode); square images are resized alike by all.
 
     With ``seed``, random backbone weights (``weights=None``) are drawn from ``BACKBONE_SEED``
     and the head's from ``seed``: a random backbone is then one fixed backbone, like a
@@ -139,7 +142,10 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
     image = keras.Input(data_shape, name="image")
     front = []  # parameter-free layers that adapt the data to the backbone
     if tuple(data_shape[:2]) != (input_size, input_size):
-        front.append(keras.layers.Resizing(input_size, input_size, name="resize"))
+        oblong = data_shape[0] != data_shape[1]
+        front.append(keras.layers.Resizing(input_size, input_size, name="resize",
+                                           crop_to_aspect_ratio=oblong and resize == "crop",
+                                           pad_to_aspect_ratio=oblong and resize == "pad"))
     if data_shape[-1] == 1:  # after resizing: one channel is cheaper to resize than three
         front.append(GreyToRGB(name="grey_to_rgb"))
     if preprocess:

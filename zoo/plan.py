@@ -68,7 +68,7 @@ def seed_list(seeds=None, repeats: int | None = None, seed: int = 0) -> list[int
     return [seed]
 
 
-def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, seeds=None, repeats=None,
+def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, strict: bool = False, seeds=None, repeats=None,
          seed: int = 0, output=None, resume: bool = False, overwrite: bool = False, cache: bool = True,
          cache_budget_mb=None, store: bool = True, executor: str = "local", jobs=None, address=None,
          cpus_per_trial=None, gpus_per_trial=None, plugins=(), all_: bool = False, max_params=None,
@@ -83,7 +83,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, see
     names = [backbones] if isinstance(backbones, str) else list(backbones or [])
     cards = [get_backbone(name) for name in choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)]
     texts = parse_dataset_specs(dataset)
-    specs = [parse_dataset(text, data_dir, alone=len(texts) == 1) for text in texts]
+    specs = [parse_dataset(text, data_dir, alone=len(texts) == 1, strict=strict) for text in texts]
     recipes, applied = {}, {}
     for spec in specs:  # each dataset under its own recommendations
         recipes[spec.text], applied[spec.text] = resolve(given, get_dataset(spec.name).recipe)

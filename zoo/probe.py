@@ -12,7 +12,7 @@ import keras
 
 from .checks import trial_input_size
 from .datasets import Splits
-from .features import feature_key, frozen_features
+from .features import feature_key, frozen_features, kept
 from .model import assemble
 from .rows import RankRow, Status
 from .scores import knn_accuracy, logme
@@ -27,8 +27,9 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     keras.utils.clear_session()
     recipe = trial.recipe
     size = trial_input_size(card, recipe.input_size, splits.image_shape)
-    assembled = assemble(card, splits.image_shape, splits.num_classes, input_size=size, weights=recipe.weights,
-                         freeze="all", pooling="avg", preprocess=recipe.preprocess, seed=trial.seed)
+    assembled = assemble(card, splits.data_shape(size), splits.num_classes, input_size=size, weights=recipe.weights,
+                         freeze="all", pooling="avg", preprocess=recipe.preprocess, seed=trial.seed,
+                         resize=recipe.resize)
     frozen = assembled.frozen or keras.Model(assembled.model.input, assembled.backbone.output)
     # Pooled as the published rankings pool (the penultimate layer's average): one vector per image.
     pooled = frozen if len(frozen.output.shape) == 2 else keras.Model(
@@ -38,15 +39,19 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     for part, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val)):
         key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="avg",
                           dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
-                          x=x, y=y) if store else {}
-        got[part], source = frozen_features(pooled, x, y, key, store, batch_size=recipe.batch_size, in_memory=True,
-                                            progress=progress, label=f"{card.name} features ({part})", say=say)
+                          x=x, y=y, resize=recipe.resize) if store else {}
+        features, source = frozen_features(pooled, x, y, key, store, batch_size=recipe.batch_size, in_memory=True,
+                                           progress=progress, label=f"{card.name} features ({part})", say=say,
+                                           resize=recipe.resize)
+        got[part] = kept(features, x, y)  # without files that failed to decode
         sources.append(source)
     extract_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    score = logme(got["train"], splits.y_train)
-    knn = knn_accuracy(got["train"], splits.y_train, got["val"], splits.y_val)
-    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, feature_dim=int(got["train"].shape[1]),
-                   train_images=len(splits.x_train), val_images=len(splits.x_val), extract_seconds=extract_seconds,
+    (train, y_train), (val, y_val) = got["train"], got["val"]
+    score = logme(train, y_train)
+    knn = knn_accuracy(train, y_train, val, y_val)
+    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, feature_dim=int(train.shape[1]),
+                   train_images=len(y_train), val_images=len(y_val), skipped_images=splits.skipped_images(),
+                   extract_seconds=extract_seconds,
                    score_seconds=time.perf_counter() - start, input_size=size,
                    feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None)

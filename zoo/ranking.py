@@ -18,7 +18,7 @@ from . import output as out_files
 from .loop import load_datasets, run_loop
 from .plan import Plan
 from .rows import RANK_BY, RankRow, Status, best_first
-from .run_folder import write_rank
+from .run_folder import write_rank, write_skipped
 from .trials import Trial
 
 
@@ -42,6 +42,7 @@ def rank_trials(trials: list[Trial], data: dict, plan: Plan, console: Console,
     def save():
         if plan.output is not None:
             write_rank(rows, plan.output)
+            write_skipped(data, plan.output)
 
     code = run_loop(trials, data, plan.executor, console, title="ranking", show_progress=show_progress,
                     record=lambda trial, result: rows.append(result.row), save=save)

@@ -70,7 +70,11 @@ class Recipe:
                                "The first part of the training set kept for validation.")
     limit: int | None = _option(None, click.IntRange(min=2), "Use at most the first N train and N test images.")
     input_size: int | None = _option(None, click.IntRange(min=1),
-                                     "Default: the images' size, raised to each backbone's min input size.")
+                                     "Default: for folders, each backbone's default size (its card's); for "
+                                     "arrays (CIFAR, MNIST), their own size; raised to each backbone's minimum.")
+    resize: str = _option("crop", click.Choice(["crop", "squash", "pad"]),
+                          "How images of another shape take the input size: crop (shorter side to the size, the "
+                          "centre kept, as timm evaluates), squash (aspect ignored, Keras's default) or pad.")
     freeze: str = _option("recommended", str, "recommended, all, none, a layer name or an index.",
                           "recommended|all|none|LAYER|INDEX")
     pooling: str = _option("recommended", click.Choice(["recommended", "flatten", "avg", "max"]))
@@ -159,7 +163,7 @@ def recipe_options(command, names=NAMES):
 
 
 # What determines frozen features, and so a ranking (zoo rank): the rest of the recipe trains.
-FEATURE_NAMES = ("weights", "batch_size", "val_split", "limit", "input_size", "preprocess")
+FEATURE_NAMES = ("weights", "batch_size", "val_split", "limit", "input_size", "resize", "preprocess")
 
 
 def feature_options(command):

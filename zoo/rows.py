@@ -41,9 +41,11 @@ class TrialRow:
     train_images: int | None = None
     val_images: int | None = None
     test_images: int | None = None
+    skipped_images: int | None = None  # files left out as unreadable (folders)
     # The recipe (zoo.recipe.Recipe), resolved for this backbone where it says "recommended".
     weights: str | None = None
     input_size: int | None = None
+    resize: str | None = None
     freeze: str | None = None
     freeze_layer: str | None = None  # the first trainable layer (None: the whole backbone is frozen)
     freeze_index: int | None = None
@@ -160,11 +162,13 @@ class RankRow:
     feature_dim: int | None = None
     train_images: int | None = None
     val_images: int | None = None
+    skipped_images: int | None = None  # files left out as unreadable (folders)
     extract_seconds: float | None = None  # getting the features (reading them, on a store hit)
     score_seconds: float | None = None
     feature_store: str | None = None  # hit, miss, or empty without the store
     weights: str | None = None
     input_size: int | None = None
+    resize: str | None = None
     preprocess: bool | None = None
     pooling: str = "avg"
     attempts: int | None = None

@@ -4,7 +4,8 @@ raises ``zoo.output.WriteError``.
 
 - results.json/.csv, summary.json/.csv, histories.json, confusion.json, per_class.csv,
   curves.png, tradeoff.png and report.html (``write_results``);
-- rank.json/.csv (``write_rank``), and agreement.json wherever both kinds of rows meet.
+- rank.json/.csv (``write_rank``), and agreement.json wherever both kinds of rows meet;
+- skipped_images.csv, the files of a folder that are not readable images (``write_skipped``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def read_rank(folder: Path) -> list[RankRow]:
         return [RankRow.from_dict(row) for row in json.loads(path.read_text())]
     except (OSError, ValueError, TypeError, AttributeError):
         return []  # none yet, or not zoo's: the next write replaces it
+
+
+def write_skipped(data: dict, folder: Path) -> None:
+    """skipped_images.csv in ``folder``: each file of a folder dataset that is not a readable image
+    (columns dataset, path, why), when there are any."""
+    skipped = [(text, path, why) for text, found in data.items() for path, why in getattr(found, "skipped", ())]
+    if skipped:
+        write_text(Path(folder) / "skipped_images.csv",
+                   pd.DataFrame(skipped, columns=["dataset", "path", "why"]).to_csv(index=False))
 
 
 def write_rank(rows: list[RankRow], folder: Path) -> list[RankRow]:

@@ -114,11 +114,12 @@ class Writer:
             raise
         self.start = time.perf_counter()
 
-    def commit(self, say=print) -> np.ndarray:
+    def commit(self, say=print, extra: dict | None = None) -> np.ndarray:
         """Put the entry in place (another writer's, if it got there first) and return it
-        memory-mapped. Where it cannot be written, say so and return the features computed."""
+        memory-mapped; ``extra`` goes into its meta (the files that failed to decode). Where it
+        cannot be written, say so and return the features computed."""
         self.features.flush()
-        meta = {"key": self.key, "shape": list(self.features.shape), "dtype": "float32",
+        meta = {**(extra or {}), "key": self.key, "shape": list(self.features.shape), "dtype": "float32",
                 "crc32": _crc(np.asarray(self.features)), "seconds": time.perf_counter() - self.start,
                 "created": time.time()}
         try:

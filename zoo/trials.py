@@ -145,7 +145,7 @@ def trial_row(trial: Trial, status: Status = Status.FAILED, error: str | None = 
     recipe = trial.recipe
     return TrialRow(
         backbone=trial.backbone, dataset=trial.dataset, seed=trial.seed, status=status, error=error,
-        weights=recipe.weights or "none", input_size=recipe.input_size, freeze=recipe.freeze,
+        weights=recipe.weights or "none", input_size=recipe.input_size, resize=recipe.resize, freeze=recipe.freeze,
         pooling=recipe.pooling, preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
         optimizer=recipe.optimizer, lr=recipe.lr, momentum=recipe.momentum, epochs=recipe.epochs,
         batch_size=recipe.batch_size, devices=recipe.devices if isinstance(recipe.devices, int) else None,
@@ -157,7 +157,8 @@ def trial_row(trial: Trial, status: Status = Status.FAILED, error: str | None = 
 def rank_row(trial: Trial, status: Status = Status.FAILED, error: str | None = None) -> RankRow:
     """A rank trial's row with what is known before it runs."""
     return RankRow(trial.backbone, trial.dataset, status, error, weights=trial.recipe.weights or "none",
-                   input_size=trial.recipe.input_size, preprocess=trial.recipe.preprocess, attempts=1,
+                   input_size=trial.recipe.input_size, resize=trial.recipe.resize,
+                   preprocess=trial.recipe.preprocess, attempts=1,
                    **environment())
 
 
