@@ -16,7 +16,7 @@ from zoo.model import assemble
 from zoo.recipe import Recipe
 from zoo.trials import Trial
 
-from .dataset_files import write_cifar10
+from .dataset_files import write_cifar10, write_image_folder
 from .conftest import registered
 
 CIFAR10 = DatasetSpec("cifar10", "cifar10")
@@ -75,17 +75,27 @@ def test_small_images_are_resized_inside_the_model():
     assert built.model.get_layer("resize").output.shape == (None, 32, 32, 3)
 
 
-@pytest.mark.parametrize("name", ["tiny", pytest.param("resnet50", marks=pytest.mark.slow)])  # slow: a large backbone
-def test_cached_features_train_exactly_like_the_full_model(name, data, tmp_path):
-    splits = Splits.from_data(data, 0.25, limit=64)
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A folder of PNGs (4 classes, 16 each, 20x28): files, decoded a batch at a time."""
+    root = tmp_path_factory.mktemp("photos")
+    write_image_folder(root, classes=("a", "b", "c", "d"), per_class=16, size=(20, 28))
+    return zoo.load_dataset(f"folder:{root}")
+
+
+@pytest.mark.parametrize("name, source", [("tiny", "data"), ("tiny", "folder"),
+                                          pytest.param("resnet50", "data", marks=pytest.mark.slow)])  # slow: large
+def test_cached_features_train_exactly_like_the_full_model(name, source, request, tmp_path):
+    # For a folder, "the full model" reads the files, decoding each batch again every epoch.
+    splits = Splits.from_data(request.getfixturevalue(source), 0.25, limit=64)
     card = zoo.get_backbone(name)
     weights, results, predictions = {}, {}, {}
     for cache in (True, False):
         keras.utils.clear_session()
         keras.utils.set_random_seed(3)
-        built = assemble(card, (32, 32, 3), 10, input_size=32, weights=None)
+        built = assemble(card, splits.data_shape(32), 10, input_size=32, weights=None)
         recipe = Recipe(weights=None, epochs=2, batch_size=16, optimizer="adam", lr=1e-3)
-        history, loss, accuracy, _, predicted = train_and_evaluate(built, splits, recipe, use_cache=cache)
+        history, loss, accuracy, _, _, predicted = train_and_evaluate(built, splits, recipe, use_cache=cache)
         predictions[cache] = predicted
         results[cache] = (history, loss, accuracy)
         weights[cache] = [keras.ops.convert_to_numpy(w) for w in built.model.weights]

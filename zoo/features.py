@@ -172,7 +172,7 @@ class FileBatches(keras.utils.PyDataset):
         return math.ceil(len(self.view) / self.batch_size)
 
     def __getitem__(self, index):
-        batch = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])  # as MappedBatches
         images = self.view.decode(batch, self.size, self.resize)
         weights = np.array([0.0 if i in self.view.failed else 1.0 for i in batch], np.float32)
         return images, self.y[batch], weights

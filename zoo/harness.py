@@ -83,18 +83,21 @@ def cache_plan(assembled, n_images: int, cache: bool, budget_mb: float | None) -
     return True, True, f"cached at {assembled.cut} ({need_mb:,.1f} MB)"
 
 
-def _data(x, y, batch_size: int, shuffle: bool, size: int | None = None, resize: str = "crop") -> dict:
+def _data(x, y, batch_size: int, shuffle: bool, size: int | None = None, resize: str = "crop",
+          seeded_order: bool = False) -> dict:
     """Keyword arguments that hand ``x, y`` to Keras: as they are, in batches read from a memory
-    map (features larger than memory), or files decoded a batch at a time at ``size``."""
+    map (features larger than memory), or files decoded a batch at a time at ``size``. With
+    ``seeded_order`` arrays go in zoo's seeded batches too, in the order files would (the
+    features of a folder train in the same order as its images would)."""
     if isinstance(x, FileView):
         return {"x": FileBatches(x, y, batch_size, size, resize, shuffle, seed=int(np.random.randint(2**31)))}
-    if isinstance(x, np.memmap):
+    if isinstance(x, np.memmap) or seeded_order:
         return {"x": MappedBatches(x, y, batch_size, shuffle, seed=int(np.random.randint(2**31)))}
     return {"x": x, "y": y, "batch_size": batch_size}
 
 
 def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: str, progress,
-         best_so_far: float | None = None, log_dir: str | None = None) -> dict:
+         best_so_far: float | None = None, log_dir: str | None = None, seeded_order: bool = False) -> dict:
     """Compile and train ``model``, keeping the best epoch on validation accuracy (restored at the end).
 
     With ``best_so_far`` an epoch must beat it to be kept; when none does, the
@@ -114,8 +117,10 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
         steps = math.ceil(len(train[0]) / recipe.batch_size)
         callbacks.append(_ProgressCallback(progress, label, steps * epochs, epochs))
     size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
-    val_data = _data(*val, recipe.batch_size, shuffle=False, size=size, resize=recipe.resize)
-    history = model.fit(**_data(*train, recipe.batch_size, shuffle=True, size=size, resize=recipe.resize),
+    val_data = _data(*val, recipe.batch_size, shuffle=False, size=size, resize=recipe.resize,
+                     seeded_order=seeded_order)
+    history = model.fit(**_data(*train, recipe.batch_size, shuffle=True, size=size, resize=recipe.resize,
+                                seeded_order=seeded_order),
                         epochs=epochs, callbacks=callbacks,
                         validation_data=val_data["x"] if "y" not in val_data else (val_data["x"], val_data["y"]),
                         verbose=0, shuffle=True)
@@ -148,7 +153,7 @@ def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: boo
         sets = [features(part, x, y) for (x, y), part in zip(sets, ("train", "val", "test"))]
     train, val, test = sets
     history = _fit(trained, train, val, recipe, epochs=recipe.epochs, lr=recipe.lr, label=name,
-                   progress=progress, log_dir=log_dir)
+                   progress=progress, log_dir=log_dir, seeded_order=splits.streamed)
     fit_seconds = time.perf_counter() - start
     return (history, *_evaluate(trained, *test, recipe), fit_seconds, *_predicted(trained, *test, recipe))
 
