@@ -88,10 +88,13 @@ def knn_accuracy(train_features, train_labels, val_features, val_labels, k: int 
     k = min(k, len(train))
     classes = int(max(train_labels.max(), val_labels.max())) + 1
     correct = 0
-    for start in range(0, len(val), 1024):  # in chunks: an N x M similarity matrix may not fit
-        similarity = val[start:start + 1024] @ train.T
+    # In chunks of about 2M similarities (16 MB each of the few arrays argpartition makes): an
+    # N x M similarity matrix may not fit, and memory must not grow with the number of images.
+    rows = max(1, (1 << 21) // max(len(train), 1))
+    for start in range(0, len(val), rows):
+        similarity = val[start:start + rows] @ train.T
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         votes = np.zeros((len(nearest), classes))
         np.add.at(votes, (np.arange(len(nearest))[:, None], train_labels[nearest]), 1)
-        correct += int((votes.argmax(axis=1) == val_labels[start:start + 1024]).sum())
+        correct += int((votes.argmax(axis=1) == val_labels[start:start + rows]).sum())
     return correct / len(val)

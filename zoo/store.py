@@ -133,10 +133,14 @@ class Writer:
         features = self.features
         try:
             os.rename(self.temp, self.final)  # atomic; fails when the entry is there already
+            ours = True
         except OSError:
             shutil.rmtree(self.temp, ignore_errors=True)  # another writer's entry stands
+            ours = False
         self.store.used.add(self.final)
         self.store.evict()
+        if ours:  # the memory map follows its file through the rename: not read again
+            return features
         try:
             found = self.store.open(self.key)
         except Corrupt:  # another writer's entry, not whole: ours is (its file stays readable)
