@@ -61,7 +61,8 @@ def test_card_walk_at_the_min_input_size(name):
         card.build((size - 1, size - 1, 3), None)
 
 
-@pytest.mark.parametrize("name", walk(builtin_names(), quick=["vgg16", "resnet50", "densenet121", "mobilenetv2"]))
+# The quick tier walks two at their default size (the min-size walk covers every family); CI walks all.
+@pytest.mark.parametrize("name", walk(builtin_names(), quick=["vgg16", "mobilenetv2"]))
 def test_card_walk_at_the_default_input_size(name):
     """GMACs as the card says at every size it gives, and the freeze layer zoo's one rule places."""
     card = zoo.get_backbone(name)
