@@ -18,7 +18,6 @@ the figures time the data path, not any accuracy), then for each count:
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -36,9 +35,7 @@ def folder_of(root: Path, n: int) -> Path:
     have = sorted(photos.glob("*.jpg")) if photos.is_dir() else []
     if len(have) < n:
         photos.mkdir(parents=True, exist_ok=True)
-        for path in write_photos(photos, n - len(have), seed=len(have)):
-            path.rename(photos / f"{len(have):05d}.jpg")
-            have.append(photos / f"{len(have):05d}.jpg")
+        have += write_photos(photos, n - len(have), seed=len(have), first=len(have))
     folder = root / f"n{n}"
     if not folder.is_dir():
         for i, path in enumerate(have[:n]):

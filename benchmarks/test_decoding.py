@@ -19,14 +19,14 @@ from zoo.sources import ImageFiles, decoded_batches, fingerprint, scan
 IMAGES = int(os.environ.get("ZOO_BENCH_DECODE_IMAGES", "64"))
 
 
-def write_photos(folder, n: int, size=(1024, 768), seed: int = 0) -> list:
-    """``n`` JPEGs of ``size`` (width, height): smooth gradients with noise, about as hard to
-    compress as a photo. Returns their paths."""
+def write_photos(folder, n: int, size=(1024, 768), seed: int = 0, first: int = 0) -> list:
+    """``n`` JPEGs of ``size`` (width, height), numbered from ``first``: smooth gradients with
+    noise, about as hard to compress as a photo. Returns their paths."""
     rng = np.random.default_rng(seed)
     width, height = size
     ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
     paths = []
-    for i in range(n):
+    for i in range(first, first + n):
         colour = rng.uniform(0.3, 1.0, 3).astype(np.float32)
         pixels = ramp * colour + rng.normal(0, 12, (height, 1, 3)).astype(np.float32)
         path = folder / f"{i:05d}.jpg"

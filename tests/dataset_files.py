@@ -172,3 +172,28 @@ def write_image_folder(folder, classes=("cat", "dog", "fox"), per_class=5, size=
             labels.append(np.full(n, label))
         written[split] = (np.concatenate(images), np.concatenate(labels))
     return written
+
+
+# A TensorFlow Datasets dataset, written with TFDS's own API.
+
+def write_tfds(data_dir, name="zoo_tiny_images", classes=("cat", "dog", "fox"), n_train=24, n_test=9, size=16,
+               seed=0):
+    """A prepared TFDS dataset (TFRecord shards, dataset_info.json) in ``data_dir``, written by
+    ``store_as_tfds_dataset`` as ``tfds build`` would leave it; returns {split: (images, labels)}
+    in TFDS's order."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.dataset_builders.adhoc_builder import store_as_tfds_dataset
+
+    rng = np.random.default_rng(seed)
+    written, splits = {}, {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.arange(n) % len(classes)
+        images = learnable_images(labels, rng.integers(1 << 30), size=size, classes=len(classes))
+        written[split] = (images, labels)
+        splits[split] = [(f"{split}-{i}", {"image": image, "label": int(label)})  # (key, example)
+                         for i, (image, label) in enumerate(zip(images, labels))]
+    features = tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(size, size, 3)),
+                                           "label": tfds.features.ClassLabel(names=list(classes))})
+    store_as_tfds_dataset(name=name, version="1.0.0", features=features, split_datasets=splits,
+                          data_dir=str(data_dir), disable_shuffling=True)
+    return written

@@ -80,7 +80,8 @@ def test_bad_dataset_or_head_is_one_line_and_exit_2(run_zoo, tmp_path, args, mes
 
 def test_zoo_datasets_and_heads_list_what_is_registered(run_zoo):
     datasets = {row["name"]: row for row in json_out(run_zoo("datasets", "--json", check=0))}
-    assert set(datasets) == {"cifar10", "cifar100", "fashion_mnist", "folder", "mnist", "synthetic"}
+    assert set(datasets) == {"cifar10", "cifar100", "fashion_mnist", "folder", "mnist", "synthetic", "tfds"}
+    assert datasets["tfds"]["argument"] == "NAME[:TRAIN[:TEST]]"
     assert datasets["cifar100"]["variants"] == ["fine", "coarse"] and datasets["cifar100"]["classes"] == 100
     assert datasets["mnist"]["image_shape"] == "28x28x1" and datasets["folder"]["argument"] == "PATH"
     assert datasets["cifar10"]["download"] and not datasets["folder"]["download"]

@@ -226,3 +226,55 @@ def test_a_folder_gives_the_same_rows_under_every_executor(run_zoo, tmp_path, co
     for executor in ("process", "ray"):
         assert [r["skipped_images"] for r in rows[executor]] == [r["skipped_images"] for r in rows["local"]] == [4]
         assert [r[score] for r in rows[executor]] == pytest.approx([r[score] for r in rows["local"]], abs=1e-6)
+
+
+# TensorFlow Datasets: a prepared data_dir, streamed like a folder.
+
+@pytest.fixture(scope="module")
+def tfds_dir(tmp_path_factory):
+    pytest.importorskip("tensorflow_datasets", reason='the tfds extra: pip install -e ".[tfds]"')
+    from .dataset_files import write_tfds
+
+    folder = tmp_path_factory.mktemp("tfds")
+    return folder, write_tfds(folder)
+
+
+def test_a_tfds_dataset_streams_from_its_prepared_data_dir(tfds_dir):
+    import zoo
+
+    folder, written = tfds_dir
+    data = zoo.load_dataset("tfds:zoo_tiny_images", folder)
+    assert data.class_names == ["cat", "dog", "fox"] and not data.grey and not data.skipped
+    for split in ("train", "test"):
+        images, labels = written[split]
+        view = data.view(split)
+        np.testing.assert_array_equal(getattr(data, f"y_{split}"), labels)
+        np.testing.assert_array_equal(view.decode(range(len(view)), 16, "crop"), images)  # PNG: lossless
+
+
+def test_tfds_mistakes_are_one_line(run_zoo, tfds_dir):
+    folder, _ = tfds_dir
+    result = run_zoo(*RANK, "--dataset", "tfds:nosuch", "--data-dir", folder, check=2)
+    assert f"tfds:nosuch: not prepared in {folder}: run `tfds build nosuch --data_dir {folder}`" in result.stderr
+    result = run_zoo(*RANK, "--dataset", "tfds:zoo_tiny_images:train:validation", "--data-dir", folder, check=2)
+    assert "no split 'validation'; it has train, test" in result.stderr
+    assert "--dataset tfds needs an argument: --dataset tfds:NAME[:TRAIN[:TEST]]." in \
+        run_zoo(*RANK, "--dataset", "tfds", check=2).stderr
+
+
+def test_zoo_rank_on_a_tfds_dataset(run_zoo, tfds_dir, tmp_path):
+    folder, _ = tfds_dir
+    dataset = ["--dataset", "tfds:zoo_tiny_images", "--data-dir", folder]
+    [ranked] = json.loads(run_zoo(*RANK, *dataset, "--output", tmp_path / "rank", check=0).stdout)
+    assert ranked["status"] == "ok" and ranked["input_size"] == 32 and ranked["skipped_images"] == 0
+    assert ranked["train_images"] + ranked["val_images"] == 24
+
+
+@pytest.mark.slow  # a training run; rank above covers the reading
+def test_zoo_compare_on_a_tfds_dataset(run_zoo, tfds_dir, tmp_path):
+    folder, _ = tfds_dir
+    dataset = ["--dataset", "tfds:zoo_tiny_images", "--data-dir", folder]
+    compared = run_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", *dataset, "--weights", "none", "--epochs", "1",
+                       "--json", "--output", tmp_path / "compare", check=0)
+    [row] = json.loads(compared.stdout)
+    assert row["status"] == "ok" and row["test_images"] == 9 and row["data_shape"] == "32x32x3"

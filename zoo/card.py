@@ -109,7 +109,9 @@ class Dataset:
 
     ``variants`` are the accepted values of ``--dataset name:VARIANT`` (the first is
     the default). With ``path_argument`` the argument is instead the folder to read
-    (``folder:PATH``) and ``load_local`` gets it.
+    (``folder:PATH``) and ``load_local`` gets it. With ``argument`` (its form, as help shows
+    it: ``NAME[:TRAIN[:TEST]]``) any argument is taken, required, and handed to
+    ``load_local`` or ``download`` as the variant (``tfds:NAME``).
     """
 
     name: str
@@ -120,6 +122,7 @@ class Dataset:
     download: Optional[Callable[[Optional[str]], "ImageData"]]
     variants: Tuple[str, ...] = ()
     path_argument: bool = False
+    argument: str = ""  # a free argument's form (tfds:NAME[:TRAIN[:TEST]]); "": none or variants
     generated: bool = False  # download() generates the images: nothing is fetched
     local_files: str = ""  # what --data-dir must hold, for help and errors
     description: str = ""
@@ -146,8 +149,8 @@ class Dataset:
         unknown = set(self.recipe) - set(NAMES)
         if unknown:
             found.append(f"recipe keys {', '.join(sorted(unknown))} are not among {', '.join(NAMES)}")
-        if self.path_argument and self.variants:
-            found.append("a dataset takes either a path argument or variants, not both")
+        if sum(map(bool, (self.path_argument, self.variants, self.argument))) > 1:
+            found.append("a dataset takes a path argument, variants or a free argument, not more than one")
         return found
 
 

@@ -209,7 +209,7 @@ def datasets_command(pattern, as_json):
         card = entry.card
         rows.append({"name": name, "plugin": plugins.provider(entry.plugin), "classes": card.num_classes,
                      "image_shape": "x".join(map(str, card.image_shape)) if card.image_shape else None,
-                     "variants": list(card.variants), "argument": "PATH" if card.path_argument else None,
+                     "variants": list(card.variants), "argument": "PATH" if card.path_argument else card.argument or None,
                      "download": card.download is not None and not card.generated,
                      "generated": card.generated, "local_files": card.local_files,
                      "description": card.description})

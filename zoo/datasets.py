@@ -119,10 +119,13 @@ def parse_dataset(text: str, data_dir=None, alone: bool = True, strict: bool = F
         if not os.path.isdir(path):
             raise BadInput(f"--dataset {text}: {path} is not a folder: give the folder that holds the images.")
         return DatasetSpec(text, name, path=path, strict=strict)
-    if argument is not None and argument not in card.variants:
+    if card.argument:
+        if not argument:
+            raise BadInput(f"--dataset {name} needs an argument: --dataset {name}:{card.argument}.")
+    elif argument is not None and argument not in card.variants:
         takes = f"takes {', '.join(card.variants)}" if card.variants else "takes no ':' argument"
         raise BadInput(f"--dataset {text}: {name} {takes}.")
-    variant = argument or (card.variants[0] if card.variants else None)
+    variant = argument if card.argument else argument or (card.variants[0] if card.variants else None)
     if data_dir is not None and card.load_local is None:
         if alone:
             raise BadInput(f"dataset {name} cannot be read from --data-dir; leave it out.")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import records
 from .decode import BadImage, decode, header
 from .errors import BadInput
 
@@ -45,15 +46,24 @@ def scan(files: list[Path]) -> Scanned:
     (any colour image makes the folder RGB, whatever the order of the files)."""
     readable, skipped, grey, sizes = [], [], True, []
     for path in files:
-        try:
-            width, height, is_grey = header(path)
-        except BadImage as exc:
-            skipped.append((str(path), str(exc)))
+        size, is_grey, why = scan_one(path)
+        if why:
+            skipped.append((str(path), why))
             continue
         readable.append(path)
         grey = grey and is_grey
-        sizes.append((width, height))
+        sizes.append(size)
     return Scanned(readable, skipped, grey, sizes)
+
+
+def scan_one(item) -> tuple[tuple[int, int] | None, bool, str | None]:
+    """``((width, height), grey, None)`` from an image's header (a file, or a record: zoo.records),
+    or ``(None, False, why)`` when it is not a readable image."""
+    try:
+        width, height, grey = header(_opened(str(item)) if records.is_reference(str(item)) else item)
+    except (BadImage, OSError) as exc:
+        return None, False, str(exc)
+    return (width, height), grey, None
 
 
 def median_size(sizes) -> tuple[int, int] | None:
@@ -153,8 +163,8 @@ class FileView:
         for i, position in enumerate(positions):
             path = self.files[position]
             try:
-                out[i] = decode(path, size, self.grey, resize)
-            except BadImage as exc:
+                out[i] = decode(_opened(path), size, self.grey, resize)
+            except (BadImage, OSError) as exc:
                 if self.strict:
                     raise BadInput(f"{path} is not a readable image ({exc}); --strict stops at any bad file: "
                                    "replace or remove it, or leave out --strict.") from None
@@ -166,14 +176,18 @@ class FileView:
         return np.setdiff1d(np.arange(len(self)), np.fromiter(self.failed, np.int64, len(self.failed)))
 
 
-def decoded_batches(view: FileView, size: int, resize: str, batch_size: int, start: int = 0, stop: int | None = None,
-                    workers: int = DECODE_WORKERS):
-    """``(start, images)`` for each batch of ``view[start:stop]``, in order, decoded ``workers``
-    batches ahead in a thread pool while the caller runs the model on the one before. (A
-    thread pool over Pillow rather than tf.data, so that JAX and PyTorch read files the same
-    way; Keras's PyDataset does the same for training.)"""
-    stop = len(view) if stop is None else min(stop, len(view))
-    starts = range(start, stop, batch_size)
+def _opened(item: str):
+    """A file's path as it is, or a record of a TFRecord shard (zoo.records) as the encoded image."""
+    return records.open_image(item) if records.is_reference(item) else item
+
+
+def decoded_batches(view: FileView, size: int, resize: str, batch_size: int, workers: int = DECODE_WORKERS):
+    """``(start, images)`` for each batch of ``view``, in order, images uint8 (n, size, size,
+    channels), decoded ``workers`` batches ahead in a thread pool while the caller runs the
+    model on the one before. (A thread pool over Pillow rather than tf.data, so that JAX and
+    PyTorch read files the same way; Keras's PyDataset does the same for training.)"""
+    stop = len(view)
+    starts = range(0, stop, batch_size)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = {}
         for i, first in enumerate(starts):
