@@ -36,4 +36,19 @@ import json, sys
 [row] = json.load(open(sys.argv[1]))
 assert row["status"] == "ok" and row["backend"] == sys.argv[2], row
 PY
+# A folder of PNGs, streamed: features extracted batch by batch, then the whole model trained
+# from the files (--no-cache), under this backend.
+python -c "import sys; from tests.dataset_files import write_image_folder; write_image_folder(sys.argv[1], per_class=6)" \
+    "$work/pets"
+for cache in cached uncached; do
+    flags=()
+    if [ "$cache" = uncached ]; then flags=(--no-cache); fi
+    zoo compare mobilenetv3small --dataset "folder:$work/pets" --weights none --epochs 1 --batch-size 4 \
+        --input-size 32 ${flags[@]+"${flags[@]}"} --output "$work/folder-$cache" --json > "$work/folder.json"
+    python - "$work/folder.json" "$backend" <<'PY'
+import json, sys
+[row] = json.load(open(sys.argv[1]))
+assert row["status"] == "ok" and row["backend"] == sys.argv[2] and row["data_shape"] == "32x32x3", row
+PY
+done
 echo "backend smoke test under KERAS_BACKEND=$backend: ok"
