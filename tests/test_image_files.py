@@ -278,3 +278,16 @@ def test_zoo_compare_on_a_tfds_dataset(run_zoo, tfds_dir, tmp_path):
                        "--json", "--output", tmp_path / "compare", check=0)
     [row] = json.loads(compared.stdout)
     assert row["status"] == "ok" and row["test_images"] == 9 and row["data_shape"] == "32x32x3"
+
+
+def test_class_folders_with_unusual_names_and_a_single_image(tmp_path):
+    for name, count in (("café au lait", 4), ("日本", 4), ("only one", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            Image.new("RGB", (8, 8), RED).save(tmp_path / name / f"image {i}.png")
+    data = image_folder.load_folder(tmp_path)
+    assert data.class_names == sorted(["café au lait", "日本", "only one"])
+    single = data.class_names.index("only one")
+    assert list(data.y_train).count(single) == 1 and single not in data.y_test, "one image: it trains"
+    view = data.view("train")
+    assert view.decode(range(len(view)), 8, "crop").shape == (len(view), 8, 8, 3) and not view.failed

@@ -104,7 +104,8 @@ class Dataset:
     ``load_local(folder, variant)`` reads the splits from files in the dataset's
     published format (what ``--data-dir`` points at); ``download(variant)`` gets
     them from the dataset's usual source (Keras's download and cache). Either may be
-    ``None`` when the dataset has no such path. Both return an ``"ImageData"``.
+    ``None`` when the dataset has no such path. Both return an ``"ImageData"`` (arrays, held in
+    memory) or a ``zoo.sources.ImageFiles`` (files, streamed: the one for images on disk).
     A ``generated`` dataset's ``download`` makes its images up instead of fetching them.
 
     ``variants`` are the accepted values of ``--dataset name:VARIANT`` (the first is
