@@ -157,6 +157,8 @@ def test_bad_files_are_skipped_counted_and_listed_and_strict_refuses_them(run_zo
     assert row["status"] == "ok" and row["skipped_images"] == 4, "3 corrupt files and an empty one"
     assert row["train_images"] + row["val_images"] == 16, "the truncated file left out of the scores"
     assert "3 file(s) skipped as unreadable images" in result.stderr, "the truncated one is found when decoded"
+    assert "tiny: 1 file(s) could not be decoded and were left out: " in result.stderr
+    assert "truncated.jpg: image file is truncated" in result.stderr
     listed = (tmp_path / "run" / "skipped_images.csv").read_text()
     assert "garbage.png" in listed and "empty.png" in listed and ".DS_Store" not in listed
 

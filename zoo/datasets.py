@@ -20,7 +20,7 @@ import numpy as np
 from .errors import BadInput
 from .recipe import Recipe
 from .registry import get_dataset
-from .sources import FileView, ImageFiles
+from .sources import SHOWN_SKIPPED, FileView, ImageFiles
 
 @dataclass
 class ImageData:
@@ -234,6 +234,17 @@ class Splits:
     def data_shape(self, size: int) -> tuple[int, int, int]:
         """The shape of one image as the model takes it when the trial's input size is ``size``."""
         return (size, size, self.channels) if self.streamed else tuple(self.image_shape)
+
+    def failures_note(self) -> str | None:
+        """One line naming the files that failed when they were decoded (truncated after a whole
+        header), the first few and the count; None when there were none."""
+        failed = [why for x in (self.x_train, self.x_val, self.x_test) if isinstance(x, FileView)
+                  for why in x.failed.values()]
+        if not failed:
+            return None
+        more = f" and {len(failed) - SHOWN_SKIPPED} more" if len(failed) > SHOWN_SKIPPED else ""
+        return (f"{len(failed)} file(s) could not be decoded and were left out: "
+                f"{'; '.join(failed[:SHOWN_SKIPPED])}{more}.")
 
     def skipped_images(self) -> int:
         """Files left out as unreadable: those the dataset skipped and those that failed to decode."""

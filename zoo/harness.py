@@ -296,6 +296,8 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         "backend": backend.backend_name(), "device": backend.device_name(), "keras": keras.__version__},
         retime=trial.retime, shared_load=trial.shared_load)
 
+    if splits.failures_note():
+        say(f"{card.name}: {splits.failures_note()}")
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = int(model.count_params())

@@ -46,6 +46,8 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
         got[part] = kept(features, x, y)  # without files that failed to decode
         sources.append(source)
     extract_seconds = time.perf_counter() - start
+    if splits.failures_note():
+        say(f"{card.name}: {splits.failures_note()}")
     start = time.perf_counter()
     (train, y_train), (val, y_val) = got["train"], got["val"]
     score = logme(train, y_train)
