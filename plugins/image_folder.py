@@ -93,7 +93,7 @@ def seeded_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def load_folder(path, variant: Optional[str] = None) -> ImageFiles:
     """The dataset in ``path``: ``train/`` and ``test/`` class folders, or class folders split here."""
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().absolute()  # trial processes and Ray workers may start elsewhere
     if (path / "train").is_dir() and (path / "test").is_dir():
         (train, scanned), (test, scanned_test) = _readable(class_folders(path / "train")), \
             _readable(class_folders(path / "test"))

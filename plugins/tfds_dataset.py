@@ -74,11 +74,22 @@ def _split(info, name: str, split: str, image_key: str, label_key: str):
     for path in info.splits[split].filepaths:
         path = str(path)
         shards.append(path)
-        for offset, length in records.index(path):
+        try:
+            found = records.index(path)
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"--dataset tfds:{name}: shard {path} cannot be read ({exc}): prepare the dataset "
+                           "again (`tfds build`).") from None
+        for offset, length in found:
             ref = records.reference(image_key, path, offset, length)
-            example = records.example(records.read(ref))
+            try:
+                label = records.example(records.read(ref)).features.feature[label_key].int64_list.value[0]
+            except Exception as exc:  # protobuf's DecodeError, or no label: this record is left out
+                scans.append((None, False, f"record unreadable ({type(exc).__name__})"))
+                refs.append(ref)
+                labels.append(-1)
+                continue
             refs.append(ref)
-            labels.append(example.features.feature[label_key].int64_list.value[0])
+            labels.append(label)
             scans.append(scan_one(ref))
     return refs, np.array(labels, np.int64), scans, shards
 
@@ -110,7 +121,7 @@ def load_tfds(argument: str, data_dir: Optional[Path] = None) -> ImageFiles:
         digest.update(f"{os.path.relpath(shard, folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     digest.update(f"{train_split}:{test_split}".encode())
     return ImageFiles(
-        f"tfds:{name}", tuple(train[0][i] for i in ok_train), train[1][ok_train],
+        f"tfds:{argument}", tuple(train[0][i] for i in ok_train), train[1][ok_train],
         tuple(test[0][i] for i in ok_test), test[1][ok_test], list(info.features[label_key].names),
         f"{folder} ({train_split}/{test_split})", grey=all(s[1] for s in scans if not s[2]), skipped=tuple(bad),
         median_size=median_size([s[0] for s in scans if not s[2]]), fingerprint=digest.hexdigest())

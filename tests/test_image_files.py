@@ -4,7 +4,10 @@ the store's fingerprint of a folder, and the executors reading the files themsel
 
 Every image here is written by Pillow in its real format; nothing is mocked."""
 
+import dataclasses
 import json
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -168,15 +171,69 @@ def test_bad_files_are_skipped_counted_and_listed_and_strict_refuses_them(run_zo
     assert "--strict" in line
 
 
-def test_a_truncated_file_stops_a_strict_run_when_it_is_decoded(run_zoo, tmp_path):
+def test_a_truncated_file_stops_a_strict_run_when_it_is_decoded_or_read_from_the_store(run_zoo, tmp_path):
     photo = bad_folder(tmp_path / "photos")
     for path in (tmp_path / "photos" / "train").glob("*/*"):  # only the truncated one left bad
         if path.name in ("garbage.png", "notes-renamed.jpg", "empty.png"):
             path.unlink()
-    result = run_zoo(*RANK, "--dataset", f"folder:{tmp_path / 'photos'}", "--strict", "--output", tmp_path / "run",
-                     check=2)
+    dataset = ["--dataset", f"folder:{tmp_path / 'photos'}"]
+    result = run_zoo(*RANK, *dataset, "--strict", "--output", tmp_path / "run", check=2)
     [row] = json.loads(result.stdout)
     assert row["status"] == "failed" and row["error"].startswith(f"{photo} is not a readable image")
+    [row] = json.loads(run_zoo(*RANK, *dataset, "--output", tmp_path / "lenient", check=0).stdout)
+    assert row["status"] == "ok" and row["skipped_images"] == 1  # its features are stored now
+    result = run_zoo(*RANK, *dataset, "--strict", "--output", tmp_path / "again", check=2)
+    [row] = json.loads(result.stdout)
+    assert row["status"] == "failed" and row["error"].startswith(f"{photo}: image file is truncated")
+
+
+def test_a_file_that_fails_when_decoded_counts_in_neither_accuracy_nor_images(run_zoo, tmp_path):
+    # Trained from the files (--no-cache): Keras's accuracy must leave the failed file out as the
+    # confusion matrix does, so the two agree.
+    write_image_folder(tmp_path / "photos", classes=("cat", "dog"), per_class=8, size=(16, 16), splits=True)
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        photo = tmp_path / "photos" / split / "dog" / "truncated.jpg"
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)).save(photo, quality=95)
+        photo.write_bytes(photo.read_bytes()[:2000])
+    result = run_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", f"folder:{tmp_path / 'photos'}",
+                     "--weights", "none", "--epochs", "1", "--no-cache", "--output", tmp_path / "run", "--json",
+                     check=0)
+    [row] = json.loads(result.stdout)
+    assert row["status"] == "ok" and row["skipped_images"] == 2 and row["test_images"] == 8
+    [matrix] = [c["matrix"] for c in json.loads((tmp_path / "run" / "confusion.json").read_text()).values()]
+    assert sum(map(sum, matrix)) == 8
+    assert row["test_accuracy"] == pytest.approx(sum(matrix[i][i] for i in range(2)) / 8)
+
+
+def test_what_is_the_folder_and_not_the_image_is_said_as_such(tmp_path):
+    from zoo.datasets import check
+    from zoo.errors import BadInput
+    from zoo.sources import FileView
+
+    view = FileView((str(tmp_path / "gone.png"),), np.zeros(1, np.int64), False, "x")
+    with pytest.raises(BadInput, match="gone.png cannot be read .* at the same path for every trial process"):
+        view.decode([0], 8, "crop")
+    write_image_folder(tmp_path / "pets", classes=("a", "b"), per_class=3, size=(8, 8))
+    data = image_folder.load_folder(tmp_path / "pets")
+    with pytest.raises(BadInput, match="4 train files but 3 labels"):
+        check(dataclasses.replace(data, y_train=data.y_train[:3]), "mine")
+    assert check(dataclasses.replace(data, fingerprint=""), "mine").fingerprint, "a plugin's folder gets one"
+
+
+def test_a_transparent_colour_and_an_image_too_large_to_open(tmp_path):
+    Image.new("L", (8, 8), 7).save(tmp_path / "key.png", transparency=7)  # a tRNS grey: transparent
+    assert near(decode(tmp_path / "key.png", 8, grey=False)[4, 4], WHITE, 0)
+    # A header that claims 20,000 x 20,000 pixels: Pillow refuses it as a decompression bomb.
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"")
+                                        + chunk(b"IEND", b""))
+    found = sources.scan([tmp_path / "huge.png"])
+    assert not found.readable
+    assert found.skipped[0][1] == "too large to open (image size (400000000 pixels) exceeds Pillow's MAX_IMAGE_PIXELS)"
 
 
 def test_folders_are_decoded_at_the_cards_size_and_the_plan_says_so(run_zoo, tmp_path):

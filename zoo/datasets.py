@@ -20,7 +20,7 @@ import numpy as np
 from .errors import BadInput
 from .recipe import Recipe
 from .registry import get_dataset
-from .sources import SHOWN_SKIPPED, FileView, ImageFiles
+from .sources import SHOWN_SKIPPED, FileView, ImageFiles, fingerprint
 
 @dataclass
 class ImageData:
@@ -162,7 +162,13 @@ def check(data: ImageData | ImageFiles, spec: str, strict: bool = False) -> Imag
     if isinstance(data, ImageFiles):
         labels = {f"y_{part}": as_labels(getattr(data, f"y_{part}"), f"dataset {spec} ({part})")
                   for part in ("train", "test")}
+        for part, files in (("train", data.train_files), ("test", data.test_files)):
+            if len(files) != len(labels[f"y_{part}"]):
+                raise BadInput(f"dataset {spec}: {len(files)} {part} files but {len(labels[f'y_{part}'])} labels.")
         data = replace(data, **labels)
+        if not data.fingerprint:  # a plugin that gave none: the files' own, so the store never mixes folders
+            data = replace(data, fingerprint=fingerprint("/", [*data.train_files, *data.test_files],
+                                                         np.concatenate([data.y_train, data.y_test])))
         return data.strictly() if strict else data
     checked = {}
     for part in ("train", "test"):

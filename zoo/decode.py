@@ -36,6 +36,11 @@ GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;
 SIXTEEN_BIT = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
+# What Pillow raises for a file that is not a whole image it can read; a missing or unreadable
+# file (FileNotFoundError, PermissionError) is not among them: it is the folder, not the image.
+_UNREADABLE = (UnidentifiedImageError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, OSError)
+
+
 class BadImage(Exception):
     """A file that is not a whole, readable image; its message says why in a few words."""
 
@@ -59,7 +64,9 @@ def header(path) -> tuple[int, int, bool]:
         with Image.open(path) as image:
             width, height, mode = *image.size, image.mode
             orientation = image.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (FileNotFoundError, PermissionError):
+        raise  # the folder changed, or a worker sees another one: not a bad image
+    except _UNREADABLE as exc:
         raise BadImage(_reason(exc)) from None
     if orientation in (5, 6, 7, 8):  # rotated a quarter turn: width and height swap
         width, height = height, width
@@ -78,13 +85,17 @@ def decode(path, size: int, grey: bool, resize: str = "crop") -> np.ndarray:
             image.draft("L" if grey else "RGB", _draft_size(image, size, resize))
             image = ImageOps.exif_transpose(image)  # loads it: a truncated file fails here
             image = _as_mode(image, grey)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (FileNotFoundError, PermissionError):
+        raise  # the folder changed, or a worker sees another one: not a bad image
+    except _UNREADABLE as exc:
         raise BadImage(_reason(exc)) from None
     pixels = np.asarray(_fit(image, size, resize))
     return pixels[..., None] if grey else pixels
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, Image.DecompressionBombError):  # Pillow's guard against decompression bombs
+        return f"too large to open ({str(exc).split(' exceeds')[0].lower()} exceeds Pillow's MAX_IMAGE_PIXELS)"
     text = str(exc).split(" (")[0].strip() or type(exc).__name__
     return "not an image Pillow can read" if isinstance(exc, UnidentifiedImageError) else text
 
@@ -119,6 +130,8 @@ def _as_mode(image: Image.Image, grey: bool) -> Image.Image:
         image = Image.fromarray(np.clip(values * scale, 0, 255).round().astype(np.uint8))
     elif mode == "1":
         image = image.convert("L")
+    elif mode in ("L", "RGB") and "transparency" in image.info:  # a tRNS colour: transparent too
+        image = image.convert("LA" if mode == "L" else "RGBA")
     elif mode == "P" and "transparency" not in image.info:
         image = image.convert("RGB")
     elif mode in ("LA", "La", "RGBa", "PA", "P"):

@@ -94,10 +94,11 @@ def _local(trials, datasets, progress, say, events):
 
 # --- process: one fresh Python per trial -------------------------------------------------
 
-def _save_dataset(data, folder: Path) -> Path:
+def _save_dataset(data, folder: Path, number: int) -> Path:
     """The dataset as the trial processes read it: files as their description (JSON: each process
-    reads the images itself), arrays as an .npz (memory-mapped arrays, no pickle)."""
-    stem = folder / data.name.replace('/', '_').replace(':', '_')
+    reads the images itself), arrays as an .npz (memory-mapped arrays, no pickle). Named by its
+    ``number`` in the run: two datasets may share a loader's name (one tfds dataset's splits)."""
+    stem = folder / f"dataset-{number}"
     if isinstance(data, ImageFiles):
         path = stem.with_suffix(".json")
         path.write_text(json.dumps(data.to_json()))
@@ -187,7 +188,7 @@ def _processes(trials, datasets, jobs: int, events, say):
         return
     # This run's own scratch folder (another run's cleanup can never remove it).
     work = Path(tempfile.mkdtemp(prefix="zoo-work-"))
-    saved = {spec: _save_dataset(data, work) for spec, data in datasets.items()}
+    saved = {spec: _save_dataset(data, work, number) for number, (spec, data) in enumerate(datasets.items())}
     children = _Children()
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures = {pool.submit(_in_subprocess, trial, saved[trial.dataset], work, children, events): trial

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .errors import os_reason
+from .errors import BadInput, os_reason
 from .sources import DECODE_WORKERS, FileView, decoded_batches
 from .store import Corrupt, FeatureStore, reserve
 
@@ -104,6 +104,10 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
         features, meta = found
         if isinstance(x, FileView):
             x.failed.update({int(k): v for k, v in meta.get("failed", {}).items()})
+            if x.strict and x.failed:  # stored by a run without --strict: this one stops at them
+                why = next(iter(x.failed.values()))
+                raise BadInput(f"{why}: not a readable image; --strict stops at any bad file: replace or "
+                               "remove it, or leave out --strict.")
         return (np.array(features) if in_memory else features), "hit"
     try:
         writer = store.writer(key, shape, y)
@@ -127,7 +131,16 @@ def kept(features: np.ndarray, x, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if not isinstance(x, FileView) or not x.failed:
         return features, y
     keep = x.kept()
-    return np.asarray(features[keep]), np.asarray(y)[keep]
+    if not isinstance(features, np.memmap):
+        return features[keep], np.asarray(y)[keep]
+    # Memory-mapped because they do not fit in memory: compacted into a scratch map, by chunks.
+    scratch = tempfile.NamedTemporaryFile(suffix=".features", delete=False)
+    compact = np.memmap(scratch, dtype=features.dtype, mode="w+", shape=(len(keep), *features.shape[1:]))
+    reserve(Path(scratch.name))
+    os.unlink(scratch.name)
+    for start in range(0, len(keep), 4096):
+        compact[start:start + 4096] = features[keep[start:start + 4096]]
+    return compact, np.asarray(y)[keep]
 
 
 def extract(extractor, x, batch_size: int, out: np.ndarray, progress=None, label: str = "features",

@@ -101,10 +101,17 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     """Compile and train ``model``, keeping the best epoch on validation accuracy (restored at the end).
 
     With ``best_so_far`` an epoch must beat it to be kept; when none does, the
-    weights the model had before are restored.
+    weights the model had before are restored. With ``seeded_order`` (a folder's images or
+    features) the loss and the accuracy are weighted: a file that failed to decode has weight
+    0 (zoo.features.FileBatches) and counts in neither, where Keras's plain ``metrics`` would
+    count it.
     """
-    model.compile(optimizer=make_optimizer(recipe, lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    if seeded_order:
+        model.compile(optimizer=make_optimizer(recipe, lr), weighted_metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"))
+    else:
+        model.compile(optimizer=make_optimizer(recipe, lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     before = model.get_weights() if best_so_far is not None else None
     # Keras keeps the best epoch's weights in memory and restores them at the end (patience
     # longer than the run: it never stops early). No checkpoint file to be cut short on disk.
@@ -203,7 +210,7 @@ def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val
     history = _fit(assembled.model, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val), recipe,
                    epochs=recipe.finetune_epochs, lr=recipe.finetune_lr,
                    label=f"{assembled.card.name} fine-tune", progress=progress, best_so_far=best_val,
-                   log_dir=log_dir)
+                   log_dir=log_dir, seeded_order=splits.streamed)
     fit_seconds = time.perf_counter() - start
     return (history, *_evaluate(assembled.model, splits.x_test, splits.y_test, recipe), fit_seconds,
             *_predicted(assembled.model, splits.x_test, splits.y_test, recipe))
@@ -304,7 +311,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     row = replace(trial_row(trial, Status.OK),
         data_shape="x".join(map(str, data_shape)), data_source=splits.source, data_note=splits.note,
         skipped_images=splits.skipped_images(),
-        train_images=len(splits.x_train), val_images=len(splits.x_val), test_images=len(splits.x_test),
+        train_images=decoded(splits.x_train), val_images=decoded(splits.x_val), test_images=decoded(splits.x_test),
         error=unsaved, input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
         pooling=recipe.pooling if recipe.pooling != "recommended" else card.pooling,
         unfreeze_from=layers[unfreeze].name if two_stage else None, finetune_trainable_params=finetune_trainable,
@@ -316,6 +323,11 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
     return Outcome(row, history, {"classes": splits.class_names,
                                   "matrix": confusion(labels, predicted, splits.num_classes)})
+
+
+def decoded(x) -> int:
+    """Images of a split that count: all of an array, a folder's without the files that failed."""
+    return len(x) - len(x.failed) if isinstance(x, FileView) else len(x)
 
 
 def keep_model(model, path: Path, optimizer_state: bool = False) -> None:

@@ -164,7 +164,11 @@ class FileView:
             path = self.files[position]
             try:
                 out[i] = decode(_opened(path), size, self.grey, resize)
-            except (BadImage, OSError) as exc:
+            except (FileNotFoundError, PermissionError) as exc:
+                raise BadInput(f"{path} cannot be read ({exc.strerror.lower()}): the images must stay where they "
+                               "were when the run began, at the same path for every trial process and Ray "
+                               "worker.") from None
+            except (BadImage, OSError) as exc:  # OSError: a TFRecord record that cannot be parsed
                 if self.strict:
                     raise BadInput(f"{path} is not a readable image ({exc}); --strict stops at any bad file: "
                                    "replace or remove it, or leave out --strict.") from None
