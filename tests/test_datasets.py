@@ -18,6 +18,10 @@ from zoo_plugins import cifar, image_folder, mnist, synthetic
 from .dataset_files import (CIFAR100_COARSE, CIFAR100_FINE, CLASS_NAMES, FASHION_FILES, idx_bytes, write_cifar10,
                             write_cifar100, write_cifar_batch, write_fashion_idx, write_image_folder, write_mnist_npz)
 
+# What a value out of 0-255 is told to do.
+PIXEL_FIX = (": scale the images to 0-255 (16-bit ones: divide by 257), or give them as files "
+             "(zoo.sources.ImageFiles), which zoo scales itself")
+
 
 @pytest.fixture
 def offline(tmp_path, monkeypatch):
@@ -78,7 +82,7 @@ def test_out_of_range_pixels_and_fractional_labels_are_named_not_wrapped(tmp_pat
     write_cifar_batch(folder / "data_batch_2", rows, [0, 1, 2, 3])
     with pytest.raises(BadInput) as info:
         cifar.load_cifar10(folder)
-    assert one_line(info) == f"{folder}/data_batch_2: pixel values must be 0-255, found 300."
+    assert one_line(info) == f"{folder}/data_batch_2: pixel values must be 0-255, found 300{PIXEL_FIX}."
     write_cifar_batch(folder / "data_batch_2", rows[:2] * 0, [1.0, 3.5])  # as int64 this would be 3
     with pytest.raises(BadInput) as info:
         cifar.load_cifar10(folder)
@@ -226,8 +230,8 @@ def test_an_npz_holding_pickled_objects_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("key, value, problem", [
-    ("x_train", np.full((4, 28, 28), 300, np.int64), "pixel values must be 0-255, found 300"),
-    ("x_test", np.full((2, 28, 28), -1.0), "pixel values must be 0-255, found -1"),
+    ("x_train", np.full((4, 28, 28), 300, np.int64), "pixel values must be 0-255, found 300" + PIXEL_FIX),
+    ("x_test", np.full((2, 28, 28), -1.0), "pixel values must be 0-255, found -1" + PIXEL_FIX),
     ("y_train", np.array([0, 1, 2.5, 3]), "labels must be integers, found float64 values like 2.5"),
 ])
 def test_mnist_values_out_of_range_are_named(tmp_path, key, value, problem):
@@ -424,8 +428,8 @@ def test_check_names_the_dataset_and_the_values():
     checked = check(data(x_train=np.full((4, 8, 8, 3), 255, np.int32), y_test=np.array([1.0, 0.0])), "mine")
     assert checked.x_train.dtype == np.uint8 and checked.y_test.dtype == np.int64
     for changes, problem in [
-        ({"x_test": np.full((2, 8, 8, 3), 256.0)}, "(test): pixel values must be 0-255, found 256"),
-        ({"x_train": np.full((4, 8, 8, 3), 0.5)}, "(train): pixel values must be 0-255, found 0.5"),
+        ({"x_test": np.full((2, 8, 8, 3), 256.0)}, "(test): pixel values must be 0-255, found 256" + PIXEL_FIX),
+        ({"x_train": np.full((4, 8, 8, 3), 0.5)}, "(train): pixel values must be 0-255, found 0.5" + PIXEL_FIX),
         ({"y_train": np.array([0, 1, 2, 3.5])}, "(train): labels must be integers, found float64 values like 3.5"),
         ({"y_test": np.array([0, -1])}, "(test): labels must be 0 or more, found -1"),
         ({"y_test": np.array(["a", "b"])}, "(test): labels must be integers, not <U1"),

@@ -49,7 +49,9 @@ def as_pixels(x, where: str) -> np.ndarray:
         raise BadInput(f"{where}: pixel values must be numbers 0-255, not {x.dtype}.")
     bad = x[(x < 0) | (x > 255) | (x != np.round(x))]  # NaN too: it equals nothing
     if bad.size:
-        raise BadInput(f"{where}: pixel values must be 0-255, found {bad.flat[0]:g}.")
+        raise BadInput(f"{where}: pixel values must be 0-255, found {bad.flat[0]:g}: scale the images to 0-255 "
+                       "(16-bit ones: divide by 257), or give them as files (zoo.sources.ImageFiles), which zoo "
+                       "scales itself.")
     return x.astype(np.uint8)
 
 
