@@ -27,7 +27,8 @@ def test_vgg16_takes_mnist_at_32x32_rgb(run_zoo, tmp_path):
 
 
 @pytest.mark.parametrize("dataset, write, shape, classes", [
-    ("cifar100", lambda d: write_cifar100(d / "cifar-100-python", 60, 20), "32x32x3", 100),
+    pytest.param("cifar100", lambda d: write_cifar100(d / "cifar-100-python", 60, 20), "32x32x3", 100,
+                 marks=pytest.mark.slow),  # the quick tier reads cifar100's files through :coarse
     ("cifar100:coarse", lambda d: write_cifar100(d / "cifar-100-python", 60, 20), "32x32x3", 20),
     ("fashion_mnist", lambda d: write_fashion_idx(d, 60, 20), "28x28x1", 10),
 ])

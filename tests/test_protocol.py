@@ -121,7 +121,7 @@ def test_training_changes_only_what_is_not_frozen(data, tmp_path):
         assert unchanged == (weight.path not in trainable), weight.path
 
 
-@pytest.mark.parametrize("store", [True, False])
+@pytest.mark.parametrize("store", [True, pytest.param(False, marks=pytest.mark.slow)])  # quick: the store's map
 def test_features_over_budget_train_memory_mapped(data, tmp_path, store):
     # Features larger than the memory budget stay on disk (the store's entry, or a throwaway file
     # with --no-store) and training reads them in batches: it trains, it does not stream images.

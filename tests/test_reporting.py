@@ -125,7 +125,8 @@ def kept_models(folder) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.keras"))
 
 
-@pytest.mark.parametrize("save, kept", [("none", 0), ("best", 1), ("all", 2)])
+@pytest.mark.parametrize("save, kept", [pytest.param("none", 0, marks=pytest.mark.slow),  # quick: best, all
+                                        ("best", 1), ("all", 2)])
 def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, kept_all, save, kept):
     folder = kept_all if save == "all" else tmp_path  # all: the module's run
     if save != "all":
