@@ -296,3 +296,22 @@ def test_a_failed_trial_keeps_its_error_in_a_column_of_its_own(run_zoo, cifar, t
     assert "│ error" in table or "error ┃" in table
     [line] = [line for line in result.stdout.splitlines() if line.startswith("│ grid-a")]
     assert line.split("│")[2].strip() == "-", "nothing but a dash in the input column"
+
+
+def test_names_with_brackets_are_shown_as_written_not_taken_for_markup(run_zoo):
+    # rich reads "[raw]" or "[tfds]" as a style tag and drops it: a folder named photos[raw], a
+    # card's 'pip install "zoo[tfds]"'.
+    from rich.console import Console
+
+    from zoo.report import rank_table, results_table, summary_table
+    from zoo.rows import RankRow, Status, TrialRow
+
+    dataset = "folder:/data/photos[raw]"
+    row = TrialRow("tiny", dataset, status=Status.OK, test_accuracy=0.5, weights="none", feature_cache="off [bold]",
+                   data_source="/data/photos[raw]", epochs=1, batch_size=2, lr=0.1, optimizer="sgd", head="dense")
+    console = Console(width=400, record=True)
+    for table in (results_table([row]), summary_table([row]), rank_table([RankRow("tiny", dataset)])):
+        console.print(table)
+    shown = console.export_text()
+    assert shown.count("photos[raw]") >= 3 and "off [bold]" in shown
+    assert 'needs pip install "zoo[tfds]"' in run_zoo("datasets", check=0, env={"COLUMNS": "400"}).stdout

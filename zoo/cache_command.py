@@ -6,6 +6,7 @@ import json
 import time
 
 import click
+from rich.markup import escape
 from rich.console import Console
 from rich.table import Table
 
@@ -48,7 +49,7 @@ def info(as_json):
     table.add_column()
     for name, value in (("location", facts["location"]), ("entries", str(facts["entries"])),
                         ("size", _mb(facts["bytes"])), ("limit", _mb(facts["limit_bytes"]) + " (ZOO_CACHE_LIMIT_GB)")):
-        table.add_row(name, value)
+        table.add_row(name, escape(value))
     out.print(table)
 
 
@@ -64,14 +65,14 @@ def list_entries(pattern, as_json):
     rows = [entry_row(e) for e in entries]
     if as_json:
         return click.echo(json.dumps(rows, indent=2))
-    table = Table(title=f"Feature store entries ({FeatureStore().root})")
+    table = Table(title=escape(f"Feature store entries ({FeatureStore().root})"))
     for column in ("backbone", "dataset", "split", "images", "shape", "weights", "input", "cut", "size", "last used"):
         table.add_column(column, justify="right" if column in ("images", "input", "size") else "left")
     for row in rows:
         weights = row["weights"] if len(str(row["weights"])) < 20 else str(row["weights"])[:19] + "…"
-        table.add_row(row["backbone"], row["dataset"], row["split"], str(row["images"]),
-                      "x".join(map(str, row["shape"] or [])), weights, str(row["input_size"]), row["cut"],
-                      _mb(row["bytes"]), row["last_used"])
+        table.add_row(*map(escape, (str(row["backbone"]), str(row["dataset"]), str(row["split"]))), str(row["images"]),
+                      "x".join(map(str, row["shape"] or [])), escape(str(weights)), str(row["input_size"]),
+                      escape(str(row["cut"])), _mb(row["bytes"]), row["last_used"])
     out.print(table)
 
 

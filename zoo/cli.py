@@ -113,9 +113,10 @@ def list_command(patterns, sort, max_params, max_gmacs, as_json):
         table.add_column(column, justify="left" if column in ("name", "plugin", "freeze layer", "pooling",
                                                               "preprocess") else "right")
     for row in rows:
-        table.add_row(row["name"], num(row["imagenet_top1"], ".1%"), num(row["params"], ","),
+        table.add_row(escape(row["name"]), num(row["imagenet_top1"], ".1%"), num(row["params"], ","),
                       num(row["gmacs"], ".2f"), str(row["min_input_size"]), str(row["default_input_size"]),
-                      row["freeze_layer"] or "(whole backbone)", row["pooling"], row["preprocess"], row["plugin"])
+                      *map(escape, (row["freeze_layer"] or "(whole backbone)", row["pooling"], row["preprocess"],
+                                    row["plugin"])))
     out.print(table)
     if not rows:
         err.print(f"No backbone matches {' '.join(patterns) or '*'} within the limits given.")
@@ -191,10 +192,11 @@ def plugins_command(check, as_json):
         table.add_column(column)
     for row in rows:
         colour = {"ok": "green", "partial": "yellow"}.get(row["status"], "red")
-        status = f"[{colour}]{row['status']}{': ' + row['error'] if row['error'] else ''}[/]"
+        status = f"[{colour}]{row['status']}{': ' + escape(row['error']) if row['error'] else ''}[/]"
         registers = "; ".join(f"{kind}: {', '.join(row[kind])}" for kind in ("backbones", "datasets", "heads")
                               if row[kind])
-        table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-", registers or "-", status)
+        table.add_row(*map(escape, (row["name"], row["distribution"] or "-", row["version"] or "-", registers or "-")),
+                      status)
     out.print(table)
 
 
@@ -220,9 +222,10 @@ def datasets_command(pattern, as_json):
         table.add_column(column, justify="right" if column == "classes" else "left")
     for row in rows:
         argument = row["argument"] or " | ".join(row["variants"]) or "-"
-        table.add_row(row["name"], str(row["classes"] or "from files"), row["image_shape"] or "as found",
-                      argument, "generated" if row["generated"] else "yes" if row["download"] else "-",
-                      row["local_files"] or "-", row["description"])
+        # Escaped: a card's text is the plugin's, and rich would take "zoo[tfds]" for markup.
+        table.add_row(*map(escape, (row["name"], str(row["classes"] or "from files"), row["image_shape"] or "as found",
+                                    argument, "generated" if row["generated"] else "yes" if row["download"] else "-",
+                                    row["local_files"] or "-", row["description"])))
     out.print(table)
 
 
@@ -238,7 +241,7 @@ def heads_command(as_json):
     for column in ("name", "plugin", "layers"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["name"], row["plugin"], row["description"])
+        table.add_row(*map(escape, (row["name"], row["plugin"], row["description"])))
     out.print(table)
 
 

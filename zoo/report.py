@@ -128,7 +128,7 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     summary = _summarise(labelled)
     failures = pd.DataFrame([r for r in labelled if r.get("status") != Status.OK], columns=[*SUMMARY_KEYS, "error"])
     show_options = bool(summary["options"].any() or failures["options"].any())
-    table = Table(title=title, caption=caption(rows) + (f"\n{note}" if note else ""))
+    table = Table(title=title, caption=escape(caption(rows) + (f"\n{note}" if note else "")))
     for column in ("backbone", "dataset", "options", "n", "test acc (%)", "train ms/step", "fit s", "failed"):
         if column != "options" or show_options:
             table.add_column(column, justify="left" if column in ("backbone", "dataset", "options") else "right")
@@ -138,7 +138,8 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     failed_counts = failures.groupby(SUMMARY_KEYS, sort=False).size()
     for row in summary.to_dict("records"):
         n_failed = int(failed_counts.get(tuple(row[k] for k in SUMMARY_KEYS), 0))
-        table.add_row(row["backbone"], row["dataset"], *([row["options"]] if show_options else []), str(row["n"]),
+        table.add_row(escape(row["backbone"]), escape(row["dataset"]), *([escape(row["options"])] if show_options else []),
+                      str(row["n"]),
                       _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100),
                       _spread(*(row[f"train_step_ms_{s}"] for s in ("mean", "std", "min", "max")), ".1f"),
                       num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-", *no_error)
@@ -146,7 +147,7 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
     for backbone, dataset, options, error in failures[[*SUMMARY_KEYS, "error"]].itertuples(index=False, name=None):
         if (backbone, dataset, options) not in finished:
             finished.add((backbone, dataset, options))  # one line for each, with its first error
-            table.add_row(backbone, dataset, *([options] if show_options else []), "0", "-", "-", "-",
+            table.add_row(escape(backbone), escape(dataset), *([escape(options)] if show_options else []), "0", "-", "-", "-",
                           str(int(failed_counts.get((backbone, dataset, options), 0))),
                           f"[red]failed: {escape(str(error))}[/]")
     return table
@@ -199,7 +200,7 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
     options = option_labels(records)
     show_options = any(options)  # a resumed folder holding runs under other options
     notes = "\n".join(filter(None, (timing_note(rows), note)))
-    table = Table(title=title, caption=caption(rows) + (f"\n{notes}" if notes else ""))
+    table = Table(title=title, caption=escape(caption(rows) + (f"\n{notes}" if notes else "")))
     table.add_column("backbone")
     if show_options:
         table.add_column("options")
@@ -211,7 +212,7 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
     if show_errors:  # a column of its own, wrapped: an error never widens or shifts the figures
         table.add_column("error", overflow="fold", ratio=1, min_width=24)
     for row, label in zip(records, options):
-        first = [row["backbone"], *([label] if show_options else [])]
+        first = [escape(row["backbone"]), *([escape(label)] if show_options else [])]
         error = [_error(row)] if show_errors else []
         if row["status"] != Status.OK:
             table.add_row(*first, *["-"] * 10, *error)
@@ -220,7 +221,7 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
                       num(row["best_val_accuracy"], ".2%"), num(row["total_params"], ","),
                       _trainable(row), num(row["non_trainable_params"], ","),
                       num(row["train_step_ms"], ".1f"), num(row["infer_images_per_s"], ",.0f"),
-                      num(row["fit_seconds"], ".1f"), row["feature_cache"], *error)
+                      num(row["fit_seconds"], ".1f"), escape(row["feature_cache"]), *error)
     return table
 
 
@@ -248,14 +249,15 @@ def rank_table(rows, note: str = "") -> Table:
     said = (f"{', '.join(dict.fromkeys(r.dataset for r in rows))}, weights {first.weights}, pooled features "
             f"of the training split (k-NN: on the validation split) | device: {first.device} | Keras "
             f"{first.keras_version}, backend {first.backend}") if first else "no backbone was ranked"
-    table = Table(title="zoo rank: frozen features scored, nothing trained", caption=said + (f"\n{note}" if note else ""))
+    table = Table(title="zoo rank: frozen features scored, nothing trained",
+                  caption=escape(said + (f"\n{note}" if note else "")))
     for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "input", "extract s", "score s", "features"):
         table.add_column(column, justify="left" if column in ("backbone", "dataset", "features") else "right")
     for row in rows:
         if row.status != Status.OK:
-            table.add_row(row.backbone, row.dataset, f"[red]failed: {escape(str(row.error))}[/]")
+            table.add_row(escape(row.backbone), escape(row.dataset), f"[red]failed: {escape(str(row.error))}[/]")
             continue
-        table.add_row(row.backbone, row.dataset, num(row.logme, ".3f"), num(row.knn_accuracy, ".1%"),
+        table.add_row(escape(row.backbone), escape(row.dataset), num(row.logme, ".3f"), num(row.knn_accuracy, ".1%"),
                       num(row.feature_dim, ","), num(row.input_size, "d"), num(row.extract_seconds, ".1f"),
                       num(row.score_seconds, ".2f"), features_said(row.feature_store))
     return table
