@@ -30,6 +30,9 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     A trial that fails is a row with ``status`` failed (even for bad input that only one backbone
     meets, such as a layer it lacks), as in results.csv; ``frame.attrs["exit_code"]`` is the code
     the command would exit with. Ctrl-C saves what finished, then raises KeyboardInterrupt.
+    With ``strict`` a file of a folder dataset that is not a readable image raises BadInput
+    naming it (or fails its trial, when only decoding finds it); otherwise it is skipped and
+    counted in the rows' ``skipped_images``.
     """
     from .plan import plan  # no Keras: bad input is raised at once
 
@@ -60,7 +63,8 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, str
          experiment: str | None = None, **recipe):
     """Rank ``backbones`` from their frozen features without training (``zoo rank``); returns a
     DataFrame of rank.csv's rows, best LogME first. ``**recipe`` takes what shapes the features
-    (``weights``, ``input_size``, ``preprocess``, ``batch_size``, ``val_split``, ``limit``).
+    (``weights``, ``input_size``, ``resize``, ``preprocess``, ``batch_size``, ``val_split``,
+    ``limit``); ``strict`` as for ``compare``.
     rank.json and rank.csv are written to ``output`` when it is given."""
     import pandas as pd
 

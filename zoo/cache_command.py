@@ -6,8 +6,8 @@ import json
 import time
 
 import click
-from rich.markup import escape
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .store import FeatureStore, limit_bytes

@@ -22,13 +22,13 @@ import psutil
 from . import backend, timing
 from .checks import trial_input_size
 from .datasets import Splits
-from .sources import FileView
 from .features import FileBatches, MappedBatches, feature_key, frozen_features, kept
 from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
 from .output import WriteError, atomic_path
 from .recipe import Recipe
 from .rows import Status
+from .sources import FileView
 from .store import FeatureStore, digest
 from .trials import trial_row
 
