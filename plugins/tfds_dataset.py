@@ -15,7 +15,6 @@ Needs TensorFlow Datasets: ``pip install "zoo[tfds]"``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Optional
@@ -26,7 +25,7 @@ import zoo
 from zoo import records
 from zoo.card import Dataset
 from zoo.errors import BadInput
-from zoo.sources import ImageFiles, median_size, scan_one
+from zoo.sources import ImageFiles, fingerprint, median_size, scan_one
 
 
 def _tfds():
@@ -115,16 +114,13 @@ def load_tfds(argument: str, data_dir: Optional[Path] = None) -> ImageFiles:
     bad = [(ref, why) for ref, (_, _, why) in zip(train[0] + test[0], scans) if why]
     ok_train = [i for i, s in enumerate(train[2]) if not s[2]]
     ok_test = [i for i, s in enumerate(test[2]) if not s[2]]
-    digest = hashlib.blake2b(digest_size=16)
-    for shard in train[3] + test[3]:
-        stat = os.stat(shard)
-        digest.update(f"{os.path.relpath(shard, folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    digest.update(f"{train_split}:{test_split}".encode())
+    shards = train[3] + test[3]  # each shard's path, size and time, as a folder's files are fingerprinted
+    digest = f"{fingerprint(folder, shards, np.zeros(len(shards), np.int64))}:{train_split}:{test_split}"
     return ImageFiles(
         f"tfds:{argument}", tuple(train[0][i] for i in ok_train), train[1][ok_train],
         tuple(test[0][i] for i in ok_test), test[1][ok_test], list(info.features[label_key].names),
         f"{folder} ({train_split}/{test_split})", grey=all(s[1] for s in scans if not s[2]), skipped=tuple(bad),
-        median_size=median_size([s[0] for s in scans if not s[2]]), fingerprint=digest.hexdigest())
+        median_size=median_size([s[0] for s in scans if not s[2]]), fingerprint=digest)
 
 
 @zoo.hookimpl

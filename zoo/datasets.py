@@ -20,7 +20,7 @@ import numpy as np
 from .errors import BadInput
 from .recipe import Recipe
 from .registry import get_dataset
-from .sources import SHOWN_SKIPPED, FileView, ImageFiles, fingerprint
+from .sources import FileView, ImageFiles, fingerprint, first_few
 
 @dataclass
 class ImageData:
@@ -250,9 +250,7 @@ class Splits:
                   for why in x.failed.values()]
         if not failed:
             return None
-        more = f" and {len(failed) - SHOWN_SKIPPED} more" if len(failed) > SHOWN_SKIPPED else ""
-        return (f"{len(failed)} file(s) could not be decoded and were left out: "
-                f"{'; '.join(failed[:SHOWN_SKIPPED])}{more}.")
+        return f"{len(failed)} file(s) could not be decoded and were left out: {first_few(failed)}."
 
     def skipped_images(self) -> int:
         """Files left out as unreadable: those the dataset skipped and those that failed to decode."""

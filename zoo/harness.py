@@ -96,6 +96,11 @@ def _data(x, y, batch_size: int, shuffle: bool, size: int | None = None, resize:
     return {"x": x, "y": y, "batch_size": batch_size}
 
 
+def _image_size(model) -> int | None:
+    """The side of the images ``model`` takes (files are decoded at it); None for features."""
+    return int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+
+
 def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: str, progress,
          best_so_far: float | None = None, log_dir: str | None = None, seeded_order: bool = False) -> dict:
     """Compile and train ``model``, keeping the best epoch on validation accuracy (restored at the end).
@@ -123,7 +128,7 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     if progress is not None:
         steps = math.ceil(len(train[0]) / recipe.batch_size)
         callbacks.append(_ProgressCallback(progress, label, steps * epochs, epochs))
-    size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+    size = _image_size(model)
     val_data = _data(*val, recipe.batch_size, shuffle=False, size=size, resize=recipe.resize,
                      seeded_order=seeded_order)
     history = model.fit(**_data(*train, recipe.batch_size, shuffle=True, size=size, resize=recipe.resize,
@@ -167,7 +172,7 @@ def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: boo
 
 def _evaluate(model, x, y, recipe: Recipe) -> tuple[float, float]:
     """Test loss and accuracy of ``model`` on ``x`` (images, files or features) and labels ``y``."""
-    size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+    size = _image_size(model)
     loss, accuracy = model.evaluate(**_data(x, y, recipe.batch_size, shuffle=False, size=size,
                                             resize=recipe.resize), verbose=0)
     return float(loss), float(accuracy)
@@ -176,7 +181,7 @@ def _evaluate(model, x, y, recipe: Recipe) -> tuple[float, float]:
 def _predicted(model, x, y, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     """The labels ``y`` of ``x`` (images, files or features) and the class ``model`` predicts for
     each, without the files that failed to decode."""
-    size = int(model.input.shape[1]) if len(model.input.shape) == 4 else None
+    size = _image_size(model)
     data = _data(x, np.asarray(y), recipe.batch_size, shuffle=False, size=size, resize=recipe.resize)
     data.pop("y", None)
     predicted = np.asarray(model.predict(**data, verbose=0)).argmax(axis=-1)

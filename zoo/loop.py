@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .checks import check_batch_fits, trial_input_size
 from .datasets import ImageData, check_splits, counts, load
-from .sources import SHOWN_SKIPPED, ImageFiles
+from .sources import ImageFiles, first_few
 from .executors import finishing, run_trials
 from .output import WriteError
 from .registry import get_backbone
@@ -56,9 +56,8 @@ def files_lines(text: str, data: ImageFiles, sizes: dict[str, int], resize: str)
     lines = [f"{text}: {train + test:,} images ({'grey' if data.grey else 'RGB'}), decoded at {shown} "
              f"(--resize {resize}), a batch at a time."]
     if data.skipped:
-        named = "; ".join(f"{path} ({why})" for path, why in data.skipped[:SHOWN_SKIPPED])
-        more = f" and {len(data.skipped) - SHOWN_SKIPPED} more" if len(data.skipped) > SHOWN_SKIPPED else ""
-        lines.append(f"Warning: {text}: {len(data.skipped)} file(s) skipped as unreadable images: {named}{more}. "
+        named = first_few([f"{path} ({why})" for path, why in data.skipped])
+        lines.append(f"Warning: {text}: {len(data.skipped)} file(s) skipped as unreadable images: {named}. "
                      "--strict stops at them instead.")
     if data.median_size is not None:
         width, height = data.median_size

@@ -31,6 +31,12 @@ DECODE_WORKERS = min(8, os.cpu_count() or 1)  # threads: Pillow decodes and resi
 SHOWN_SKIPPED = 3  # bad files named in the one warning; all are listed in the output folder
 
 
+def first_few(items: list[str]) -> str:
+    """The first SHOWN_SKIPPED of ``items``, and how many more: a warning names a few, not thousands."""
+    more = f" and {len(items) - SHOWN_SKIPPED} more" if len(items) > SHOWN_SKIPPED else ""
+    return "; ".join(items[:SHOWN_SKIPPED]) + more
+
+
 @dataclass(frozen=True)
 class Scanned:
     """What the headers of a folder's image files say, read without decoding any."""
@@ -60,7 +66,7 @@ def scan_one(item) -> tuple[tuple[int, int] | None, bool, str | None]:
     """``((width, height), grey, None)`` from an image's header (a file, or a record: zoo.records),
     or ``(None, False, why)`` when it is not a readable image."""
     try:
-        width, height, grey = header(_opened(str(item)) if records.is_reference(str(item)) else item)
+        width, height, grey = header(_opened(str(item)))
     except (BadImage, OSError) as exc:
         return None, False, str(exc)
     return (width, height), grey, None
