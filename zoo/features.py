@@ -88,11 +88,8 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
     if store is None:
         if in_memory:
             features = np.empty(shape, np.float32)
-        else:  # a file deleted as soon as it is made: it goes when the array does
-            scratch = tempfile.NamedTemporaryFile(suffix=".features", delete=False)
-            features = np.memmap(scratch, dtype=np.float32, mode="w+", shape=shape)
-            reserve(Path(scratch.name))  # a full disk: an error now, not a SIGBUS later
-            os.unlink(scratch.name)
+        else:
+            features = scratch_map(shape)
         extract(extractor, x, batch_size, features, progress, label, resize)
         return features, ""
     try:
@@ -125,6 +122,16 @@ def frozen_features(extractor, x, y, key: dict, store: FeatureStore | None, *, b
     return (np.array(features) if in_memory else features), "miss"
 
 
+def scratch_map(shape: tuple, dtype=np.float32) -> np.memmap:
+    """A memory map on a file deleted as soon as it is made (it goes when the array does), its
+    blocks reserved: a full disk is an error now, not a SIGBUS later."""
+    scratch = tempfile.NamedTemporaryFile(suffix=".features", delete=False)
+    features = np.memmap(scratch, dtype=dtype, mode="w+", shape=shape)
+    reserve(Path(scratch.name))
+    os.unlink(scratch.name)
+    return features
+
+
 def kept(features: np.ndarray, x, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``features`` and labels ``y`` without the rows of files that failed to decode (``x.failed``);
     as they are for arrays and for files that all decoded."""
@@ -134,10 +141,7 @@ def kept(features: np.ndarray, x, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if not isinstance(features, np.memmap):
         return features[keep], np.asarray(y)[keep]
     # Memory-mapped because they do not fit in memory: compacted into a scratch map, by chunks.
-    scratch = tempfile.NamedTemporaryFile(suffix=".features", delete=False)
-    compact = np.memmap(scratch, dtype=features.dtype, mode="w+", shape=(len(keep), *features.shape[1:]))
-    reserve(Path(scratch.name))
-    os.unlink(scratch.name)
+    compact = scratch_map((len(keep), *features.shape[1:]), features.dtype)
     for start in range(0, len(keep), 4096):
         compact[start:start + 4096] = features[keep[start:start + 4096]]
     return compact, np.asarray(y)[keep]

@@ -37,6 +37,12 @@ def first_few(items: list[str]) -> str:
     return "; ".join(items[:SHOWN_SKIPPED]) + more
 
 
+def strict_refusal(path, why, more: str = "") -> BadInput:
+    """What --strict says of the first file that is not a readable image (``more``: how many)."""
+    return BadInput(f"{path} is not a readable image ({why}); --strict stops at any bad file: replace or "
+                    f"remove it{more}, or leave out --strict.")
+
+
 @dataclass(frozen=True)
 class Scanned:
     """What the headers of a folder's image files say, read without decoding any."""
@@ -131,9 +137,7 @@ class ImageFiles:
     def strictly(self) -> "ImageFiles":
         """BadInput naming the first skipped file (--strict); otherwise the same, made strict."""
         if self.skipped:
-            path, why = self.skipped[0]
-            raise BadInput(f"{path} is not a readable image ({why}); --strict stops at any bad file: replace "
-                           f"or remove it ({len(self.skipped)} bad in all), or leave out --strict.")
+            raise strict_refusal(*self.skipped[0], f" ({len(self.skipped)} bad in all)")
         return replace(self, strict=True)
 
     def view(self, part: str, start: int = 0, stop: int | None = None) -> "FileView":
@@ -176,8 +180,7 @@ class FileView:
                                "worker.") from None
             except (BadImage, OSError) as exc:  # OSError: a TFRecord record that cannot be parsed
                 if self.strict:
-                    raise BadInput(f"{path} is not a readable image ({exc}); --strict stops at any bad file: "
-                                   "replace or remove it, or leave out --strict.") from None
+                    raise strict_refusal(path, exc) from None
                 self.failed[position] = f"{path}: {exc}"
         return out
 
