@@ -114,7 +114,7 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     from . import timing
     from .benchmark.backends import run_backends
     from .benchmark.settings import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings
-    from .checks import check_batch_fits, check_input_size
+    from .checks import check_batch_fits, check_extra, check_input_size
     from .errors import BadInput
     from .plugins import load_plugins
     from .registry import get_backbone
@@ -130,8 +130,9 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     unknown = [b for b in (backends or []) if b not in BACKENDS]
     if unknown:
         raise BadInput(f"--backends {','.join(unknown)}: choose among {', '.join(BACKENDS)}.")
-    if input_size is not None:
-        for card in cards:
+    for card in cards:
+        check_extra(card)
+        if input_size is not None:
             check_input_size(card, input_size)
     for card in cards:  # the random batch, before it is allocated
         check_batch_fits(batch_size, input_size or card.min_input_size, 3, f"a batch for {card.name}")

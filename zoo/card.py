@@ -12,11 +12,19 @@ from typing import Callable, Optional, Tuple, Union
 
 from .recipe import NAMES
 
-POOLINGS = ("flatten", "avg", "max")
-# Keras's preprocess_input modes, as data: a saved model then needs no registry to load.
-# "caffe": RGB to BGR, ImageNet mean subtracted; "tf": scaled to -1..1; "torch": 0..1, then the
-# ImageNet mean and std; "none": the model rescales inside (EfficientNet, ConvNeXt, MobileNetV3).
-PREPROCESS_MODES = ("caffe", "tf", "torch", "none")
+# What a backbone outputs, and the poolings that turn it into one vector per image: a feature
+# map (B, H, W, C); tokens (B, prefix + patches, D), the prefix being the CLS token and any
+# distillation or register tokens ("cls" takes the first, "mean" averages the patch tokens
+# alone); or a vector (B, D) its own head already pooled ("none", SigLIP's attention pooling).
+POOLINGS_FOR = {"map": ("flatten", "avg", "max"), "tokens": ("cls", "mean"), "vector": ("none",)}
+POOLINGS = tuple(p for poolings in POOLINGS_FOR.values() for p in poolings)
+# Preprocessing modes, as data: a saved model then needs no registry to load. Keras's
+# preprocess_input modes: "caffe": RGB to BGR, ImageNet mean subtracted; "tf": scaled to -1..1
+# (the 0.5/0.5 of ViT and SigLIP); "torch": 0..1, then the ImageNet mean and std. "clip": 0..1,
+# then CLIP's own mean and std. "none": the model rescales inside (EfficientNet, ConvNeXt).
+PREPROCESS_MODES = ("caffe", "tf", "torch", "clip", "none")
+# Optional packages a card may need, by the extra that installs them (pip install "zoo[hub]").
+EXTRAS = {"hub": ("keras_hub", "safetensors")}
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class Published:
     source: str
     top1: Optional[float] = None  # ImageNet top-1 accuracy, a fraction
     top5: Optional[float] = None
+    top1_protocol: str = "fine-tuned"  # or "linear probe": frozen features (self-supervised encoders)
     params_with_top: Optional[int] = None
     size_mb: Optional[float] = None  # of the weights file with the top
     depth: Optional[int] = None
@@ -48,6 +57,14 @@ class Backbone:
     ``params`` (without the top) and ``gmacs`` (multiply-accumulates of one image through
     the backbone, by input size, zoo.cost) are what it costs; ``published`` its published
     ImageNet figures. They are optional: a third-party card without them lists with blanks.
+
+    Transformers add: ``output`` ("map", "tokens" or "vector": which poolings fit, POOLINGS_FOR),
+    ``prefix_tokens`` (CLS, distillation and register tokens before the patches),
+    ``size_multiple`` (the input size must be one: the patch or window grid), ``weights_size``
+    (pretrained weights load at this size alone: learned position embeddings for one patch grid),
+    ``weights_folder`` (``--weights`` is a preset folder, not a file), ``requires`` (the zoo
+    extra that installs what ``build`` imports, EXTRAS) and ``imagenet`` (False: no pretrained
+    weights to download, an architecture alone).
     """
 
     name: str
@@ -62,6 +79,13 @@ class Backbone:
     params: Optional[int] = None
     gmacs: Optional[dict] = None  # {input size: GMACs}, the default input size among them
     published: Optional[Published] = None
+    output: str = "map"
+    prefix_tokens: int = 0
+    size_multiple: int = 1
+    weights_size: Optional[int] = None
+    weights_folder: bool = False
+    requires: str = ""
+    imagenet: bool = True  # pretrained weights exist for --weights imagenet
 
     @property
     def preprocess_mode(self) -> str:
@@ -83,8 +107,15 @@ class Backbone:
                 found.append(f"{field} must be an integer >= 1, not {value!r}")
         if not found and self.default_input_size < self.min_input_size:
             found.append("default_input_size must not be below min_input_size")
-        if self.pooling not in POOLINGS:
-            found.append(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
+        if self.output not in POOLINGS_FOR:
+            found.append(f"output must be one of {', '.join(POOLINGS_FOR)}, not {self.output!r}")
+        elif self.pooling not in poolings_for(self):
+            found.append(f"pooling must be one of {', '.join(poolings_for(self))} for {self.output} output, "
+                         f"not {self.pooling!r}")
+        if self.requires and self.requires not in EXTRAS:
+            found.append(f"requires must be one of {', '.join(EXTRAS)}, not {self.requires!r}")
+        if not isinstance(self.size_multiple, int) or self.size_multiple < 1:
+            found.append(f"size_multiple must be an integer >= 1, not {self.size_multiple!r}")
         if self.freeze_layer is not None and not isinstance(self.freeze_layer, str):
             found.append(f"freeze_layer must be a layer name or None, not {self.freeze_layer!r}")
         if not callable(self.build):
@@ -95,6 +126,12 @@ class Backbone:
         if self.gmacs is not None and not isinstance(self.gmacs, dict):
             found.append(f"gmacs must map input sizes to GMACs, not {self.gmacs!r}")
         return found
+
+
+def poolings_for(card) -> tuple:
+    """The poolings that fit ``card``'s output: "cls" only where there is a CLS token."""
+    poolings = POOLINGS_FOR.get(card.output, ())
+    return tuple(p for p in poolings if p != "cls" or card.prefix_tokens > 0)
 
 
 @dataclass(frozen=True)

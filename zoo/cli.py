@@ -107,16 +107,19 @@ def list_command(patterns, sort, max_params, max_gmacs, as_json):
     if as_json:
         return _emit_json(rows)
     table = Table(title="Registered backbones", caption="top-1: published ImageNet accuracy (Keras applications "
-                  "table); params without the top; GMACs per image at the default input size")
+                  "table; for keras-hub cards their paper's, * a linear probe of frozen features); params without "
+                  "the top; GMACs per image at the default input size")
     for column in ("name", "top-1", "params", "GMACs", "min input", "default input", "freeze layer", "pooling",
                    "preprocess", "plugin"):
         table.add_column(column, justify="left" if column in ("name", "plugin", "freeze layer", "pooling",
                                                               "preprocess") else "right")
     for row in rows:
-        table.add_row(escape(row["name"]), num(row["imagenet_top1"], ".1%"), num(row["params"], ","),
+        probe = "*" if row["imagenet_top1_protocol"] == "linear probe" and row["imagenet_top1"] else ""
+        plugin = row["plugin"] + (f" (needs {row['needs']})" if row["needs"] else "")
+        table.add_row(escape(row["name"]), num(row["imagenet_top1"], ".1%") + probe, num(row["params"], ","),
                       num(row["gmacs"], ".2f"), str(row["min_input_size"]), str(row["default_input_size"]),
                       *map(escape, (row["freeze_layer"] or "(whole backbone)", row["pooling"], row["preprocess"],
-                                    row["plugin"])))
+                                    plugin)))
     out.print(table)
     if not rows:
         err.print(f"No backbone matches {' '.join(patterns) or '*'} within the limits given.")

@@ -90,7 +90,8 @@ def _say_plan(todo: list[Trial], data: dict, console: Console) -> None:
     """The plan line: the backbones, and the GMACs of a pass over the first dataset."""
     backbones = list(dict.fromkeys(t.backbone for t in todo))
     first = data[todo[0].dataset]
-    sizes = {t.backbone: trial_input_size(get_backbone(t.backbone), t.recipe.input_size, first.image_shape)
+    sizes = {t.backbone: trial_input_size(get_backbone(t.backbone), t.recipe.input_size, first.image_shape,
+                                          t.recipe.weights)
              for t in todo}
     limit = todo[0].recipe.limit
     images = sum(n if limit is None else min(n, limit) for n in counts(first))

@@ -239,7 +239,7 @@ def run_backbone(card, splits: Splits, trial, progress=None, say=print) -> Outco
 
 def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) -> Outcome:
     keras.utils.set_random_seed(trial.seed)
-    size = trial_input_size(card, recipe.input_size, splits.image_shape)
+    size = trial_input_size(card, recipe.input_size, splits.image_shape, recipe.weights)
     data_shape = splits.data_shape(size)
     two_stage = recipe.finetune_epochs > 0
     # Two-stage fine-tuning trains the head alone first (unless --freeze says otherwise),

@@ -9,7 +9,7 @@ import keras
 from .cost import gmacs
 from .errors import one_line
 from .layers import find_cut, freeze_index, layer_rows
-from .checks import check_input_size
+from .checks import check_extra, check_input_size
 from .model import build_backbone
 from .plugins import warn
 from .registry import get_backbone, plugin_report, registrations
@@ -19,6 +19,7 @@ from .selection import card_row
 def _built(card, size: int):
     """``card``'s backbone at ``size``, without weights, in a fresh Keras session as every build:
     the cards name layers that Keras numbers per session (InceptionV3's ``conv2d_72``)."""
+    check_extra(card)
     check_input_size(card, size)
     keras.utils.clear_session()
     return build_backbone(card, size, None)

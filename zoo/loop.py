@@ -37,7 +37,8 @@ def load_datasets(trials: list[Trial], console: Console) -> dict[str, ImageData 
         check_splits(data[spec.text], spec.text, trial.recipe.val_split, trial.recipe.limit, trial.recipe.batch_size)
     sizes = {}
     for trial in trials:  # each trial's input tensor, before any of them allocates it
-        size = trial_input_size(get_backbone(trial.backbone), trial.recipe.input_size, data[trial.dataset].image_shape)
+        size = trial_input_size(get_backbone(trial.backbone), trial.recipe.input_size, data[trial.dataset].image_shape,
+                                trial.recipe.weights)
         check_batch_fits(trial.recipe.batch_size, size, 3, f"a batch for {trial.backbone}")
         sizes.setdefault(trial.dataset, {})[trial.backbone] = size
     for text, found in data.items():

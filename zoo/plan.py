@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .backend import check_backend
-from .checks import check_input_size, check_weights_file
+from .checks import check_extra, check_input_size, check_pooling, check_weights_file
 from .datasets import parse_dataset, parse_dataset_specs
 from .errors import BadInput
 from .output import check_folder
@@ -84,15 +84,18 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, str
     cards = [get_backbone(name) for name in choose(names, all_, max_params=max_params, max_gmacs=max_gmacs)]
     texts = parse_dataset_specs(dataset)
     specs = [parse_dataset(text, data_dir, alone=len(texts) == 1, strict=strict) for text in texts]
+    for card in cards:
+        check_extra(card)
     recipes, applied = {}, {}
     for spec in specs:  # each dataset under its own recommendations
         recipes[spec.text], applied[spec.text] = resolve(given, get_dataset(spec.name).recipe)
     for recipe in dict.fromkeys(recipes.values()):
         get_head(recipe.head)  # an unknown head fails before any data is read
         check_weights(recipe.weights, cards)
-        if recipe.input_size is not None:
-            for card in cards:
-                check_input_size(card, recipe.input_size)
+        for card in cards:
+            check_pooling(card, recipe.pooling)
+            if recipe.input_size is not None:
+                check_input_size(card, recipe.input_size, recipe.weights)
     if executor not in EXECUTORS:
         raise BadInput(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}.")
     executor_given = {name: value for name, value in (("jobs", jobs), ("address", address),
@@ -174,11 +177,17 @@ def mlflow_uri(given: str | None) -> str | None:
 
 
 def check_weights(weights, cards) -> None:
-    """A weights file fits one architecture: refused for several backbones before any work."""
+    """A weights file or preset folder fits one architecture: refused for several backbones before any
+    work, as is ``imagenet`` for a backbone that has no pretrained weights."""
+    if weights == "imagenet":
+        without = [card.name for card in cards if not card.imagenet]
+        if without:
+            raise BadInput(f"--weights imagenet: {', '.join(without)} has no pretrained weights to download: pass "
+                           "--weights DIR (a preset folder) or --weights none.")
     if weights in (None, "imagenet"):
         return
     if len(cards) > 1:
         raise BadInput(f"--weights {weights}: one weights file cannot fit {len(cards)} backbones "
                        f"({', '.join(c.name for c in cards)}); compare one backbone with its own file, "
                        "or use --weights imagenet or --weights none.")
-    check_weights_file(weights, cards[0].name)
+    check_weights_file(weights, cards[0])

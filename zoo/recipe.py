@@ -77,7 +77,7 @@ class Recipe:
                           "centre kept, as timm evaluates), squash (aspect ignored, Keras's default) or pad.")
     freeze: str = _option("recommended", str, "recommended, all, none, a layer name or an index.",
                           "recommended|all|none|LAYER|INDEX")
-    pooling: str = _option("recommended", click.Choice(["recommended", "flatten", "avg", "max"]))
+    pooling: str = _option("recommended", click.Choice(["recommended", "flatten", "avg", "max", "cls", "mean", "none"]))
     preprocess: bool = _option(True, bool, "Apply each backbone's own preprocessing; --no-preprocess feeds raw "
                                "0-255 pixels (the classic recipe).", flag="--preprocess/--no-preprocess")
     head: str = _option("dense", str, "A registered head (`zoo heads`): dense, bn, linear...")

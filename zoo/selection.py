@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 
+from .checks import missing_packages
 from .errors import BadInput
 from .plugins import provider
 from .registry import get_backbone, list_backbones, registrations
@@ -69,7 +70,9 @@ def card_row(name: str) -> dict:
             "default_input_size": card.default_input_size, "freeze_layer": card.freeze_layer,
             "pooling": card.pooling, "preprocess": card.preprocess_mode, "params": card.params,
             "gmacs": card.default_gmacs, "imagenet_top1": _published(card, "top1"),
-            "imagenet_top5": _published(card, "top5"), "description": card.description}
+            "imagenet_top1_protocol": _published(card, "top1_protocol"), "imagenet_top5": _published(card, "top5"),
+            "size_multiple": card.size_multiple, "needs": f"zoo[{card.requires}]" if missing_packages(card) else None,
+            "description": card.description}
 
 
 def choose(names, all_: bool = False, *, max_params=None, max_gmacs=None) -> list[str]:

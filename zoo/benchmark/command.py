@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import backend, registry, timing
-from ..checks import check_batch_fits, check_input_size
+from ..checks import check_batch_fits, check_extra, check_input_size
 from ..cli_options import backbone_choice
 from ..formatting import num
 from ..output import check_folder, finite
@@ -188,8 +188,9 @@ def run(ctx, names, all_, max_params, max_gmacs, mode, batch_size, input_size, s
         output = Path(output).expanduser()
         check_folder(output.resolve().parent, "--output's folder")
     cards = [registry.get_backbone(n) for n in chosen]
-    if input_size:  # every card before any work: a size too small for one is the user's to fix
-        for card in cards:
+    for card in cards:  # every card before any work: a size too small for one is the user's to fix
+        check_extra(card)
+        if input_size:
             check_input_size(card, input_size)
     for card in cards:  # the random batch, before it is allocated
         check_batch_fits(batch_size, input_size or card.min_input_size, 3, f"a batch for {card.name}")
