@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import keras
 
-from .checks import check_input_size, check_weights_file, keras_home, valid_weights
+from .checks import check_extra, check_input_size, check_pooling, check_weights_file, keras_home, valid_weights
 from .errors import BadInput
 from .layers import apply_freeze, find_cut, resolve_freeze
 from .registry import get_backbone, get_head
@@ -25,21 +25,55 @@ from .registry import get_backbone, get_head
 # with the default seed builds the same random backbone as before zoo fixed it.
 BACKBONE_SEED = 0
 
-POOLING_LAYERS = {
-    "flatten": keras.layers.Flatten,
-    "avg": keras.layers.GlobalAveragePooling2D,
-    "max": keras.layers.GlobalMaxPooling2D,
-}
+# CLIP's image mean and std (Radford et al. 2021; open_clip's OPENAI_DATASET_MEAN/STD), for "clip".
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TokenPool(keras.layers.Layer):
+    """Tokens (batch, prefix + patches, dim) to one vector (batch, dim): ``cls`` takes the first
+    token, ``mean`` averages the patch tokens alone (the ``prefix`` CLS, distillation and
+    register tokens left out, as DINOv2 and timm's global_pool="avg" do)."""
+
+    def __init__(self, mode: str = "cls", prefix: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.mode, self.prefix = mode, prefix
+
+    def call(self, tokens):
+        if self.mode == "cls":
+            return tokens[:, 0]
+        return keras.ops.mean(tokens[:, self.prefix:], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "prefix": self.prefix}
+
+
+def pooling_layer(pooling: str, prefix_tokens: int = 0):
+    """The layer that pools the backbone's output into one vector per image (zoo.card.POOLINGS_FOR)."""
+    name = f"{pooling}_pool"
+    if pooling in ("cls", "mean"):
+        return TokenPool(pooling, prefix_tokens, name=name)
+    if pooling == "none":  # already one vector: the backbone's own head pooled it
+        return keras.layers.Identity(name=name)
+    return {"flatten": keras.layers.Flatten, "avg": keras.layers.GlobalAveragePooling2D,
+            "max": keras.layers.GlobalMaxPooling2D}[pooling](name=name)
 
 
 def build_backbone(card, size: int, weights: str | None):
     """``card.build`` at ``size`` x ``size`` x 3, with a clear message when weights are missing or wrong."""
-    weights = check_weights_file(weights, card.name)
+    check_extra(card)
+    weights = check_weights_file(weights, card)
     from_file = weights not in (None, "imagenet")
     try:
         # Keras warns once per layer it cannot match (hundreds of lines): held back until it loads.
         with warnings.catch_warnings(record=from_file) as caught:
             model = card.build((size, size, 3), weights)
+    except BadInput:
+        raise
     except Exception as exc:
         fetch = re.search(r"URL fetch failure on (\S+?):? ", str(exc))
         if weights == "imagenet" and fetch:
@@ -49,8 +83,9 @@ def build_backbone(card, size: int, weights: str | None):
                            "--weights none.") from exc
         if from_file:  # the one line below says it all, without the warnings
             reason = re.split(r"(?<=\.)\s", str(exc).strip())[0] or "unreadable"  # Keras's first sentence
-            raise BadInput(f"weights file {weights} could not be loaded into {card.name} "
-                           f"({type(exc).__name__}: {reason}): give {valid_weights(card.name)}.") from None
+            what = "folder" if card.weights_folder else "file"
+            raise BadInput(f"weights {what} {weights} could not be loaded into {card.name} ({type(exc).__name__}: "
+                           f"{reason}): give {valid_weights(card.name, card.weights_folder)}.") from None
         raise
     for warning in {str(w.message): w.message for w in caught or ()}.values():  # loaded: say each once
         warnings.warn(warning, stacklevel=2)
@@ -59,25 +94,36 @@ def build_backbone(card, size: int, weights: str | None):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Preprocess(keras.layers.Layer):
-    """A backbone's preprocessing as a layer, so it lives in the model: one of Keras's modes
-    (``mode``: the saved model loads with ``import zoo`` alone), or a registered card's own
-    callable (``backbone``: loading then needs the plugin that registered it)."""
+    """A backbone's preprocessing as a layer, so it lives in the model: one of zoo's modes
+    (``mode``, zoo.card.PREPROCESS_MODES), or ``scale`` and ``offset`` (per channel, ``x * scale +
+    offset``: a keras-hub preset's ImageConverter settings); the saved model then loads with
+    ``import zoo`` alone. Or a registered card's own callable (``backbone``: loading then needs
+    the plugin that registered it)."""
 
-    def __init__(self, backbone: str | None = None, mode: str | None = None, **kwargs):
+    def __init__(self, backbone: str | None = None, mode: str | None = None, scale=None, offset=None, **kwargs):
         super().__init__(**kwargs)
-        if mode is None:  # a card's own callable, or a model saved before cards gave modes
+        if mode is None and scale is None:  # a card's own callable, or a model saved before cards gave modes
             given = get_backbone(backbone).preprocess
             mode = given if isinstance(given, str) else None
             self._preprocess = given
-        self.backbone, self.mode = backbone, mode
-        if mode is not None:
+        if mode == "clip":
+            scale = [1 / (255 * s) for s in CLIP_STD]
+            offset = [-m / s for m, s in zip(CLIP_MEAN, CLIP_STD)]
+        self.backbone, self.mode, self.scale, self.offset = backbone, mode, scale, offset
+        if scale is not None:
+            self._preprocess = lambda x: x * keras.ops.convert_to_tensor(scale, x.dtype) + \
+                keras.ops.convert_to_tensor(offset, x.dtype)
+        elif mode is not None:
             self._preprocess = lambda x: keras.applications.imagenet_utils.preprocess_input(x, mode=mode)
 
     def call(self, inputs):
         return self._preprocess(inputs)
 
     def get_config(self):
-        return {**super().get_config(), "backbone": self.backbone, "mode": self.mode}
+        config = {**super().get_config(), "backbone": self.backbone, "mode": self.mode}
+        if self.scale is not None and self.mode is None:
+            config.update(scale=list(self.scale), offset=list(self.offset))
+        return config
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -91,12 +137,13 @@ class GreyToRGB(keras.layers.Layer):
         return (*input_shape[:-1], 3)
 
 
-def head_layers(pooling: str, num_classes: int, head: str = "dense", dropout: float = 0.5) -> list:
+def head_layers(pooling: str, num_classes: int, head: str = "dense", dropout: float = 0.5,
+                prefix_tokens: int = 0) -> list:
     """The pooling layer, then the registered head's layers (``--head``, ``--dropout``)."""
     layers = get_head(head).build(num_classes, dropout)
     if not layers or getattr(layers[-1], "name", None) != "predictions":
         raise BadInput(f"head {head!r} must end in a layer named 'predictions' (its classifier).")
-    return [POOLING_LAYERS[pooling](name=f"{pooling}_pool"), *layers]
+    return [pooling_layer(pooling, prefix_tokens), *layers]
 
 
 def _apply(layers, x):
@@ -129,8 +176,9 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
     and the head's from ``seed``: a random backbone is then one fixed backbone, like a
     checkpoint, whose frozen features every seed shares (and the feature store keeps).
     """
+    check_pooling(card, pooling)
     pooling = card.pooling if pooling == "recommended" else pooling
-    check_input_size(card, input_size)
+    check_input_size(card, input_size, weights)
     if seed is not None:
         keras.utils.set_random_seed(BACKBONE_SEED)
     backbone = build_backbone(card, input_size, weights)
@@ -148,13 +196,16 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
                                            pad_to_aspect_ratio=oblong and resize == "pad"))
     if data_shape[-1] == 1:  # after resizing: one channel is cheaper to resize than three
         front.append(GreyToRGB(name="grey_to_rgb"))
-    if preprocess:
+    converter = getattr(backbone, "zoo_image_converter", None)  # a preset's (scale, offset) (zoo.hub)
+    if preprocess and converter:
+        front.append(Preprocess(scale=converter[0], offset=converter[1], name="preprocess"))
+    elif preprocess:
         if isinstance(card.preprocess, str):
             if card.preprocess != "none":  # "none": the backbone rescales inside
                 front.append(Preprocess(mode=card.preprocess, name="preprocess"))
         else:
             front.append(Preprocess(card.name, name="preprocess"))
-    head = head_layers(pooling, num_classes, head, dropout)
+    head = head_layers(pooling, num_classes, head, dropout, card.prefix_tokens)
     model = keras.Model(image, _apply(head, backbone(_apply(front, image))), name=f"zoo_{card.name}")
 
     frozen = trainable = None

@@ -1,7 +1,7 @@
 """The rank probe: one backbone's frozen features scored against the labels, nothing trained
-(a ``zoo rank`` trial). The features are the backbone's output, average-pooled as the published
-rankings pool them (the penultimate layer's average), from the feature store or extracted and
-stored; zoo.scores gives LogME and a k-NN accuracy."""
+(a ``zoo rank`` trial). The features are the backbone's output pooled into one vector per image
+(``rank_pooling``), from the feature store or extracted and stored; zoo.scores gives LogME and a
+k-NN accuracy."""
 
 from __future__ import annotations
 
@@ -13,11 +13,18 @@ import keras
 from .checks import trial_input_size
 from .datasets import Splits
 from .features import feature_key, frozen_features, kept
-from .model import assemble
+from .model import assemble, pooling_layer
 from .rows import RankRow, Status
 from .scores import knn_accuracy, logme
 from .store import FeatureStore
 from .trials import Trial, rank_row
+
+
+def rank_pooling(card) -> str:
+    """How ``zoo rank`` pools: a feature map by its average, as the published rankings pool (the
+    penultimate layer's average); tokens and vectors by the card's own pooling (CLS, patch mean,
+    none), since a transformer's features are read that way (the rank table says which)."""
+    return "avg" if card.output == "map" else card.pooling
 
 
 def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) -> RankRow:
@@ -26,18 +33,18 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     building the backbone raises (BadInput for a weights file that does not fit)."""
     keras.utils.clear_session()
     recipe = trial.recipe
-    size = trial_input_size(card, recipe.input_size, splits.image_shape)
+    size = trial_input_size(card, recipe.input_size, splits.image_shape, recipe.weights)
+    pooling = rank_pooling(card)
     assembled = assemble(card, splits.data_shape(size), splits.num_classes, input_size=size, weights=recipe.weights,
-                         freeze="all", pooling="avg", preprocess=recipe.preprocess, seed=trial.seed,
+                         freeze="all", pooling=pooling, preprocess=recipe.preprocess, seed=trial.seed,
                          resize=recipe.resize)
     frozen = assembled.frozen or keras.Model(assembled.model.input, assembled.backbone.output)
-    # Pooled as the published rankings pool (the penultimate layer's average): one vector per image.
     pooled = frozen if len(frozen.output.shape) == 2 else keras.Model(
-        frozen.input, keras.layers.GlobalAveragePooling2D(name="rank_pool")(frozen.output))
+        frozen.input, pooling_layer(pooling, card.prefix_tokens)(frozen.output))
     store = FeatureStore() if trial.store else None
     start, sources, got = time.perf_counter(), [], {}
     for part, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val)):
-        key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="avg",
+        key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling=pooling,
                           dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
                           x=x, y=y, resize=recipe.resize) if store else {}
         features, source = frozen_features(pooled, x, y, key, store, batch_size=recipe.batch_size, in_memory=True,
@@ -55,5 +62,5 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, feature_dim=int(train.shape[1]),
                    train_images=len(y_train), val_images=len(y_val), skipped_images=splits.skipped_images(),
                    extract_seconds=extract_seconds,
-                   score_seconds=time.perf_counter() - start, input_size=size,
+                   score_seconds=time.perf_counter() - start, input_size=size, pooling=pooling,
                    feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None)

@@ -251,13 +251,15 @@ def rank_table(rows, note: str = "") -> Table:
             f"{first.keras_version}, backend {first.backend}") if first else "no backbone was ranked"
     table = Table(title="zoo rank: frozen features scored, nothing trained",
                   caption=escape(said + (f"\n{note}" if note else "")))
-    for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "input", "extract s", "score s", "features"):
-        table.add_column(column, justify="left" if column in ("backbone", "dataset", "features") else "right")
+    for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "pooling", "input", "extract s", "score s",
+                   "features"):
+        table.add_column(column, justify="left" if column in ("backbone", "dataset", "pooling", "features") else "right")
     for row in rows:
         if row.status != Status.OK:
             table.add_row(escape(row.backbone), escape(row.dataset), f"[red]failed: {escape(str(row.error))}[/]")
             continue
         table.add_row(escape(row.backbone), escape(row.dataset), num(row.logme, ".3f"), num(row.knn_accuracy, ".1%"),
-                      num(row.feature_dim, ","), num(row.input_size, "d"), num(row.extract_seconds, ".1f"),
+                      num(row.feature_dim, ","), escape(str(row.pooling)), num(row.input_size, "d"),
+                      num(row.extract_seconds, ".1f"),
                       num(row.score_seconds, ".2f"), features_said(row.feature_store))
     return table
