@@ -30,10 +30,11 @@ _backend.quiet_keras_import()
 
 
 def _register_layers(keras_module) -> None:
-    # zoo.model defines (and registers) zoo's Keras layers, so `import zoo` is enough to load a
-    # saved model, whether keras is imported before zoo or after. import_module, not `from .model
-    # import ...`: zoo.model may itself be what is importing keras, half initialised.
+    # zoo.model and zoo.blocks define (and register) zoo's Keras layers, so `import zoo` is enough
+    # to load a saved model, whether keras is imported before zoo or after. import_module, not
+    # `from .model import ...`: zoo.model may itself be what is importing keras, half initialised.
     importlib.import_module(".model", __name__)
+    importlib.import_module(".blocks", __name__)
 
 
 wrapt.register_post_import_hook(_register_layers, "keras")

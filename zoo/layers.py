@@ -154,3 +154,17 @@ def last_stage_start(model) -> str | None:
         if len(layers[index - 1].output.shape) == 4 and layers[index - 1].output.shape[1] > previous:
             break  # back past the stage before: no single tensor to cache here (NASNet's cells read two)
     return None
+
+
+def transformer_freeze_point(model) -> str | None:
+    """The recommended freeze point for a transformer: the first of the last quarter of its blocks,
+    so that the last quarter and the final norm train, the "last stage" of zoo.layers.last_stage_start.
+    The blocks are the layer type with weights that repeats most (Swin's patch merging repeats less)."""
+    kinds: dict = {}
+    for index, layer in enumerate(model.layers):
+        if layer.weights:
+            kinds.setdefault(type(layer).__name__, []).append(index)
+    blocks = max(kinds.values(), key=len, default=[])
+    if len(blocks) < 2:
+        return None
+    return model.layers[blocks[len(blocks) - len(blocks) // 4]].name
