@@ -1,11 +1,15 @@
-"""The Keras Applications catalogue: measure the backbones for their cards, or write the README table.
+"""The catalogue: measure the backbones for their cards, or write the README table.
 
     python scripts/catalogue.py measure [CLASS...]   # build each, print what its card should say
+    python scripts/catalogue.py measure-hub [NAME...]   # the same for the keras-hub cards (zoo[hub])
     python scripts/catalogue.py table [--write-readme]
 
 `measure` builds each keras.applications backbone without weights (all 40 by default) at 32 px,
 224 px and its default size, and prints its parameters, zoo's freeze layer (zoo.layers.last_stage_start
 at the default size) and its GMACs (zoo.cost): the numbers the family files in plugins/ hold.
+`measure-hub` builds each keras-hub card (zoo/hub.py) without weights at every size its card gives
+GMACs for, and prints its parameters at the default size, the freeze point zoo's rule places
+(zoo.layers.transformer_freeze_point for tokens, last_stage_start for feature maps) and the GMACs.
 `table` prints the README's catalogue table from the registered cards; --write-readme puts it
 between the README's markers (tests/test_catalogue.py fails when the two disagree).
 """
@@ -43,6 +47,27 @@ def measure(classes):
         print(name, json.dumps(row), flush=True)
 
 
+def measure_hub(names):
+    import keras
+
+    import zoo
+    from zoo.cost import gmacs
+    from zoo.layers import last_stage_start, transformer_freeze_point
+
+    for name in names or [n for n in zoo.list_backbones() if zoo.get_backbone(n).requires == "hub"]:
+        card, row = zoo.get_backbone(name), {}
+        for size in sorted({*card.gmacs, card.default_input_size}):
+            keras.utils.clear_session(free_memory=True)
+            gc.collect()
+            model = card.build((size, size, 3), None)
+            row[f"gmacs_{size}"] = round(gmacs(model), 3)
+            if size == card.default_input_size:
+                row["params"] = model.count_params()
+                rule = last_stage_start if card.output == "map" else transformer_freeze_point
+                row["freeze_layer"] = rule(model)
+        print(name, json.dumps(row), flush=True)
+
+
 def table(write: bool) -> None:
     from zoo.catalogue import README_BEGIN, README_END, builtin_names, markdown_table
 
@@ -59,4 +84,4 @@ def table(write: bool) -> None:
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    measure(args) if command == "measure" else table("--write-readme" in args)
+    {"measure": measure, "measure-hub": measure_hub}.get(command, lambda a: table("--write-readme" in a))(args)

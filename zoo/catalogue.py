@@ -67,14 +67,15 @@ def builtin_names() -> list[str]:
 
 
 def markdown_table(names) -> str:
-    """The catalogue table the README shows, from the cards of ``names``."""
+    """The catalogue table the README shows, from the cards of ``names`` (a linear-probe top-1 starred)."""
     lines = ["| backbone | ImageNet top-1 | params (M) | GMACs at 224 | GMACs at 32 | min size | freeze layer |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for name in names:
         card = get_backbone(name)
         top1 = card.published.top1 if card.published else None
+        probe = "*" if top1 and card.published.top1_protocol == "linear probe" else ""
         gmacs = card.gmacs or {}
-        lines.append(f"| {name} | {num(top1, '.1%')} | {num(card.params and card.params / 1e6, '.1f')} | "
+        lines.append(f"| {name} | {num(top1, '.1%')}{probe} | {num(card.params and card.params / 1e6, '.1f')} | "
                      f"{num(gmacs.get(224), '.2f')} | {num(gmacs.get(32), '.3f')} | {card.min_input_size} | "
                      f"{'`' + card.freeze_layer + '`' if card.freeze_layer else '(whole backbone)'} |")
     return "\n".join(lines)
