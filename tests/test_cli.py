@@ -14,7 +14,7 @@ from .conftest import TESTS, TINY_PLUGIN, json_out
 EXAMPLE = TESTS.parent / "examples" / "zoo-mobilenetv2"
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 
-BUILTINS = builtin_names()  # the 40 of keras.applications
+BUILTINS = builtin_names()  # the 40 of keras.applications and the keras-hub cards
 
 
 def test_list_json_shows_every_card(run_zoo):
@@ -25,8 +25,8 @@ def test_list_json_shows_every_card(run_zoo):
     assert by_name["resnet50"] == {
         "name": "resnet50", "plugin": "zoo", "min_input_size": 32, "default_input_size": 224,
         "freeze_layer": "conv5_block1_1_conv", "pooling": "avg", "preprocess": "caffe", "params": 23_587_712,
-        "gmacs": 3.856, "imagenet_top1": 0.749, "imagenet_top5": 0.921,
-        "description": by_name["resnet50"]["description"]}
+        "gmacs": 3.856, "imagenet_top1": 0.749, "imagenet_top1_protocol": "fine-tuned", "imagenet_top5": 0.921,
+        "size_multiple": 1, "needs": None, "description": by_name["resnet50"]["description"]}
     assert by_name["vgg16"]["freeze_layer"] is None
 
 
@@ -56,7 +56,7 @@ def test_unknown_backbone_is_one_line_and_exit_2(run_zoo):
     result = run_zoo("layers", "resnet5", check=2)
     error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and error[0].startswith("Error: unknown backbone 'resnet5'. Did you mean 'resnet50'? "
-                                                   "Known backbones: convnextbase, convnextlarge, ")
+                                                   "Known backbones: clip_b16, clip_b32, convnextbase, ")
     assert error[0].endswith(", xception (see `zoo list`, or install a plugin that registers it).")
     assert "Traceback" not in result.stderr
 

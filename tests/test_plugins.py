@@ -61,7 +61,7 @@ def test_unknown_backbone_lists_known_ones_and_the_closest():
         zoo.get_backbone("resnet05")
     message = str(info.value)
     assert "'resnet05'" in message and "Did you mean 'resnet50'?" in message
-    assert "densenet121, densenet169, densenet201, efficientnetb0" in message
+    assert "densenet121, densenet169, densenet201, dinov2_b" in message
     assert "\n" not in message
 
 
