@@ -6,15 +6,15 @@ this count reads only the built model's layers and their symbolic shapes, so it 
 on every Keras backend and runs nothing. It counts what timm's and torchvision's published
 figures count: the multiply-accumulates of convolutions and dense layers, and in transformers
 also the two matrix products of attention (queries by keys, attention by values), which fvcore
-counts and which are a tenth to a third of a ViT's cost. Normalisation, activations, pooling,
-element-wise ops, position embeddings and RoPE add under 1% and are left out.
+counts: 4% of ViT-B/16's cost at 224 px, 37% of DINOv2-S's at 518 px. Normalisation,
+activations, pooling, element-wise ops, position embeddings and RoPE add under 1% and are left out.
 A layer type it does not know that holds weights is refused, so no cost is ever missed quietly.
 
 keras-hub's transformers are counted as zoo.blocks rebuilds them, a top-level layer per block:
-a block's input shape gives its tokens, and the dense layers nested inside it each cost tokens x
-kernel size (what a dense layer applied to every token costs); an image-fed layer nesting one
-convolution is a patch embedding. Where that generic rule is wrong (Swin's windows and patch
-merging, SigLIP's pooling head) the layer is counted by its class.
+a block's input shape gives its tokens, each dense layer nested in it costs tokens x its kernel's
+size, and each attention layer its two matmuls; a layer fed the image that nests one convolution
+is a patch embedding. Where that generic rule is wrong (Swin's windows and patch merging,
+SigLIP's pooling head) the layer is counted by its class.
 """
 
 from __future__ import annotations
