@@ -63,7 +63,8 @@ def tiny(kind, size=32):
                                   pytest.param("dinov2", marks=pytest.mark.slow), "dinov3",
                                   pytest.param("clip", marks=pytest.mark.slow),
                                   pytest.param("siglip", marks=pytest.mark.slow), "swin"])
-def test_a_layer_per_block_with_the_same_outputs_and_a_cut(kind):
+def test_a_layer_per_block_with_the_same_outputs_and_a_cut(kind, tmp_path):
+    """...and it saves and loads (as keras-hub's own config: some of its layers would not load alone)."""
     keras.utils.clear_session()
     nested = tiny(kind)
     flat = flatten_blocks(nested)
@@ -75,6 +76,10 @@ def test_a_layer_per_block_with_the_same_outputs_and_a_cut(kind):
     assert len(blocks) >= 4, [layer.name for layer in flat.layers]
     point = transformer_freeze_point(flat)
     assert find_cut(flat, freeze_index(flat, point))[0] is not None, "the frozen blocks hand one tensor on"
+    flat.save(tmp_path / "flat.keras")
+    loaded = keras.saving.load_model(tmp_path / "flat.keras")
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in flat.layers]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(images)), keras.ops.convert_to_numpy(flat(images)))
 
 
 def test_layers_shows_the_blocks_and_the_last_quarter_trains(run_zoo):

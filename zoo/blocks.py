@@ -60,9 +60,9 @@ def _nested_parts(backbone):
         layers = [backbone.embeddings, *[RopeBlock(block, backbone.rope_embedding, size, prefix)
                                          for block in backbone.encoder.layers], backbone.layernorm]
     elif kind == "CLIPVisionEncoder":
-        layers = [get("embedding"), get("pre_layer_norm"), *backbone.encoder_layers, get("layer_norm")]
+        layers = [backbone.embedding, backbone.pre_layer_norm, *backbone.encoder_layers, backbone.layer_norm]
     elif kind == "SigLIPVisionEncoder":
-        layers = [get("embedding"), *backbone.encoder_layers, get("post_layer_norm"), get("head")]
+        layers = [backbone.embedding, *backbone.encoder_layers, backbone.post_layer_norm, backbone.head]
     elif kind == "SwinTransformerBackbone":
         parts = [(get("patch_embedding"), {}), (get("pos_drop"), {})]
         stages = [layer for layer in backbone.layers if type(layer).__name__ == "SwinTransformerStage"]
@@ -82,19 +82,38 @@ def _nested_parts(backbone):
 
 def flatten_blocks(backbone):
     """``backbone`` rebuilt as a functional model that calls the same layer objects, one layer per
-    transformer block, so that zoo can freeze by block and cache at a block's output.
-
-    The weights are the same objects, so outputs and parameter counts are identical. A block that
-    returns a tuple (DeiT's block also returns attention scores) hands on its first element.
-    A backbone that is flat already (or unknown) is returned as it is.
+    transformer block (a ``FlatBackbone``), so that zoo can freeze by block and cache at a block's
+    output. The weights are the same objects, so outputs and parameter counts are identical.
+    A backbone that needs no rebuilding (the CNNs, or unknown) is returned as it is.
     """
-    parts = _nested_parts(backbone)
-    if parts is None:
-        return backbone
-    image = keras.Input(tuple(keras.tree.flatten(backbone.input)[0].shape[1:]), name="images")  # DINOv2's is a dict
-    x = image
-    for layer, kwargs in parts:
-        x = layer(x, **kwargs)
-        if isinstance(x, (tuple, list)):
-            x = x[0]
-    return keras.Model(image, x, name=backbone.name)
+    return backbone if _nested_parts(backbone) is None else FlatBackbone(backbone)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FlatBackbone(keras.Model):
+    """A keras-hub backbone as a functional model with a layer per block (flatten_blocks).
+
+    It saves as the keras-hub backbone's own config and is rebuilt from it on load: keras-hub
+    serialises whole backbones by their constructor arguments, and some of its layers do not
+    load on their own (ViT's patch embedding writes sizes its constructor refuses; Swin's cannot
+    be saved), so a saved zoo model goes through the path keras-hub itself uses and tests.
+    """
+
+    def __init__(self, backbone, name=None, **kwargs):
+        if isinstance(backbone, dict):  # from a saved model's config
+            backbone = keras.saving.deserialize_keras_object(backbone)
+        hub_config = keras.saving.serialize_keras_object(backbone)
+        image = keras.Input(tuple(keras.tree.flatten(backbone.input)[0].shape[1:]), name="images")  # DINOv2's: a dict
+        x = image
+        for layer, call_kwargs in _nested_parts(backbone):
+            # keras-hub prefixes its layers with the backbone's name when it has one (a preset's, a
+            # saved model's): the names the cards give are without it.
+            layer.name = layer.name.removeprefix(f"{backbone.name}_")
+            x = layer(x, **call_kwargs)
+            if isinstance(x, (tuple, list)):  # DeiT's blocks also return their attention scores
+                x = x[0]
+        super().__init__(image, x, name=name or backbone.name, **kwargs)
+        self._hub_config = hub_config
+
+    def get_config(self):
+        return {"backbone": self._hub_config, "name": self.name}
