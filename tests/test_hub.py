@@ -217,3 +217,13 @@ def test_rank_reads_a_preset_folder_and_the_store_tells_two_folders_apart(tmp_pa
     assert rows[0]["pooling"] == "cls" and rows[0]["feature_dim"] == 16
     assert rows[0]["logme"] != rows[1]["logme"]
     assert (rows[0]["feature_store"], rows[1]["feature_store"], rows[2]["feature_store"]) == ("miss", "miss", "hit")
+
+
+def test_pretrained_weights_that_cannot_be_had_are_one_line_naming_the_preset(run_zoo, tmp_path):
+    """keras-hub's download fails (no network here; the tiny card's preset does not exist anywhere)."""
+    result = run_zoo("compare", "tiny_vit", "--weights", "imagenet", "--dataset", "synthetic", "--limit", "20",
+                     "--output", str(tmp_path / "run"), "--json", check=2)
+    [row] = json.loads(result.stdout)
+    assert row["status"] == "failed" and row["error"].startswith(
+        "ImageNet weights for tiny_vit could not be downloaded (keras-hub preset tiny_vit_has_no_preset, ")
+    assert row["error"].endswith("or pass --weights DIR (a preset folder) or --weights none.")

@@ -14,6 +14,8 @@ cards are registered: ``zoo list`` stays fast and works without it (the card say
 
 from __future__ import annotations
 
+import re
+
 from .blocks import flatten_blocks
 from .card import Backbone, Published
 from .errors import BadInput, one_line
@@ -72,8 +74,10 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
             except Exception as exc:
                 if weights != "imagenet":
                     raise  # zoo.model.build_backbone says what the folder must hold
-                raise BadInput(f"ImageNet weights for {name} could not be downloaded (keras-hub preset {preset}: "
-                               f"{one_line(exc)}): connect once (keras-hub keeps them in its cache), or pass "
+                host = re.search(r"host='([^']+)'", str(exc))  # requests' wording: the host, not a page of it
+                reason = f"{type(exc).__name__}: {host.group(1)} unreachable" if host else one_line(exc)
+                raise BadInput(f"ImageNet weights for {name} could not be downloaded (keras-hub preset {preset}, "
+                               f"{reason}): connect once (keras-hub keeps them in its cache), or pass "
                                "--weights DIR (a preset folder) or --weights none.") from None
             converter = image_converter(source)
         model = flatten_blocks(model)
