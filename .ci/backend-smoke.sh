@@ -51,4 +51,25 @@ import json, sys
 assert row["status"] == "ok" and row["backend"] == sys.argv[2] and row["data_shape"] == "32x32x3", row
 PY
 done
+# A keras-hub transformer under this backend: a tiny random ViT (tests/plugins/tiny_hub.py) fine-tuned
+# from cached block outputs and from the images, and ranked; a real card (DeiT-Ti) benchmarked.
+hub=(--plugin tests/plugins/tiny_hub.py)
+for cache in cached uncached; do
+    flags=()
+    if [ "$cache" = uncached ]; then flags=(--no-cache); fi
+    zoo "${hub[@]}" compare tiny_vit --data-dir "$work/cifar10" --weights none --epochs 1 --batch-size 8 --limit 16 \
+        ${flags[@]+"${flags[@]}"} --output "$work/vit-$cache" --json > "$work/vit.json"
+    python - "$work/vit.json" "$backend" <<'PY'
+import json, sys
+[row] = json.load(open(sys.argv[1]))
+assert row["status"] == "ok" and row["backend"] == sys.argv[2], row
+PY
+done
+zoo "${hub[@]}" rank tiny_vit --data-dir "$work/cifar10" --weights none --limit 16 --output "$work/vit-rank" > /dev/null
+python - "$work/vit-rank/rank.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert rows[0]["status"] == "ok" and rows[0]["pooling"] == "cls", rows
+PY
+zoo bench deit_ti --input-size 32 --steps 2 --warmup 1 --batch-size 4 --output "$work/bench-deit.json"
 echo "backend smoke test under KERAS_BACKEND=$backend: ok"
