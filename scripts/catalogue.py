@@ -53,13 +53,14 @@ def measure_hub(names):
     import zoo
     from zoo.cost import gmacs
     from zoo.layers import last_stage_start, transformer_freeze_point
+    from zoo.model import build_backbone
 
     for name in names or [n for n in zoo.list_backbones() if zoo.get_backbone(n).requires == "hub"]:
         card, row = zoo.get_backbone(name), {}
         for size in sorted({*card.gmacs, card.default_input_size}):
             keras.utils.clear_session(free_memory=True)
             gc.collect()
-            model = card.build((size, size, 3), None)
+            model = build_backbone(card, size, None)  # a layer per block, as zoo uses it
             row[f"gmacs_{size}"] = round(gmacs(model), 3)
             if size == card.default_input_size:
                 row["params"] = model.count_params()

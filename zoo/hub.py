@@ -6,17 +6,16 @@ constructor arguments of its architecture (built offline with random weights for
 none``), the preset that ``--weights imagenet`` downloads through keras-hub's own cache, and what
 the card says (sizes, pooling, preprocessing, freeze point, params, GMACs, published figures).
 ``--weights DIR`` reads a local preset folder in any format ``Backbone.from_preset`` reads offline
-(keras-hub's own, Hugging Face transformers, timm). Every backbone is rebuilt with a layer per
-transformer block (zoo.blocks). keras-hub is imported when a backbone is built, never when the
-cards are registered: ``zoo list`` stays fast and works without it (the card says it needs
-``zoo[hub]``).
+(keras-hub's own, Hugging Face transformers, timm). zoo.model.build_backbone then rebuilds a
+transformer with a layer per block (zoo.blocks). keras-hub (and Keras) are imported when a
+backbone is built, never when the cards are registered: ``zoo list`` stays fast and works
+without them (the card says it needs ``zoo[hub]``).
 """
 
 from __future__ import annotations
 
 import re
 
-from .blocks import flatten_blocks
 from .card import Backbone, Published
 from .errors import BadInput, one_line
 
@@ -80,13 +79,11 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
                                f"{reason}): connect once (keras-hub keeps them in its cache), or pass "
                                "--weights DIR (a preset folder) or --weights none.") from None
             converter = image_converter(source)
-        model = flatten_blocks(model)
-        model.name = name  # as the Keras Applications are named in an assembled model
-        size = tuple(model.input.shape[1:3])
+        size = tuple(model.inputs[0].shape[1:3])
         if size != tuple(input_shape[:2]):  # a preset folder for another patch grid
             raise BadInput(f"weights {weights} take {size[0]}x{size[1]} images, not {input_shape[0]}x{input_shape[1]}: "
                            f"give --input-size {size[0]}.")
-        model.zoo_image_converter = converter  # read by zoo.model.assemble
+        model.zoo_image_converter = converter  # read by zoo.model.build_backbone and assemble
         return model
 
     return Backbone(

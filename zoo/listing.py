@@ -9,7 +9,7 @@ import keras
 from .cost import gmacs
 from .errors import one_line
 from .layers import find_cut, freeze_index, layer_rows
-from .checks import check_extra, check_input_size
+from .checks import check_extra, check_input_size, missing_packages
 from .model import build_backbone
 from .plugins import warn
 from .registry import get_backbone, plugin_report, registrations
@@ -54,17 +54,18 @@ def layer_table(name: str, size: int | None = None) -> tuple[int, list[dict]]:
 def check_plugins():
     """``zoo plugins --check``: the plugin report (zoo.registry.plugin_report), with each plugin
     broken whose backbone cannot be built at its min input size without weights, or its freeze
-    layer placed. Slow: it builds every backbone."""
+    layer placed. Slow: it builds every backbone (but those whose extra is not installed: `zoo list`
+    says what they need)."""
     failures: dict[str, str] = {}
     for name, entry in registrations("backbone").items():
-        if entry.plugin in failures:
+        if entry.plugin in failures or missing_packages(entry.card):
             continue
         card = entry.card
         try:
             # Each in a fresh session, as zoo always builds them: Keras numbers unnamed layers
             # (InceptionV3's conv2d_72) by a session-wide count, and cards name them so.
             keras.utils.clear_session()
-            freeze_index(card.build((card.min_input_size, card.min_input_size, 3), None), card.freeze_layer, name)
+            freeze_index(build_backbone(card, card.min_input_size, None), card.freeze_layer, name)
         except Exception as exc:
             failures[entry.plugin] = f"backbone {name!r} could not be built: {one_line(exc)}"
             warn(f"plugin {entry.plugin!r}: {failures[entry.plugin]}")

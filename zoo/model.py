@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import keras
 
+from .blocks import flatten_blocks
 from .checks import check_extra, check_input_size, check_pooling, check_weights_file, keras_home, valid_weights
 from .errors import BadInput
 from .layers import apply_freeze, find_cut, resolve_freeze
@@ -64,7 +65,8 @@ def pooling_layer(pooling: str, prefix_tokens: int = 0):
 
 
 def build_backbone(card, size: int, weights: str | None):
-    """``card.build`` at ``size`` x ``size`` x 3, with a clear message when weights are missing or wrong."""
+    """``card.build`` at ``size`` x ``size`` x 3, with a clear message when weights are missing or wrong;
+    a keras-hub transformer rebuilt with a layer per block (zoo.blocks.flatten_blocks)."""
     check_extra(card)
     weights = check_weights_file(weights, card)
     from_file = weights not in (None, "imagenet")
@@ -89,7 +91,9 @@ def build_backbone(card, size: int, weights: str | None):
         raise
     for warning in {str(w.message): w.message for w in caught or ()}.values():  # loaded: say each once
         warnings.warn(warning, stacklevel=2)
-    return model
+    flat = flatten_blocks(model)  # keras-hub's transformers: a layer per block, to freeze and cache by
+    flat.zoo_image_converter = getattr(model, "zoo_image_converter", None)  # a preset's own (zoo.hub)
+    return flat
 
 
 @keras.saving.register_keras_serializable(package="zoo")
