@@ -227,3 +227,11 @@ def test_pretrained_weights_that_cannot_be_had_are_one_line_naming_the_preset(ru
     assert row["status"] == "failed" and row["error"].startswith(
         "ImageNet weights for tiny_vit could not be downloaded (keras-hub preset tiny_vit_has_no_preset, ")
     assert row["error"].endswith("or pass --weights DIR (a preset folder) or --weights none.")
+
+
+def test_a_preset_folder_for_another_patch_grid_names_its_size(tmp_path):
+    from .hub_files import write_keras_hub_preset
+
+    folder = write_keras_hub_preset(tmp_path / "preset", tiny_vit_backbone())
+    with pytest.raises(zoo.BadInput, match=r"take 32x32 images, not 40x40: give --input-size 32\.$"):
+        features("tiny_vit", str(folder), size=40)

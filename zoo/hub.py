@@ -51,14 +51,16 @@ def image_converter(source: str):
     return per_channel(converter.scale, 1.0), per_channel(converter.offset, 0.0)
 
 
-def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, default_input_size: int, min_input_size: int,
-                 size_multiple: int, output: str, pooling: str, preprocess: str, freeze_layer: str | None,
-                 params: int, gmacs: dict, prefix_tokens: int = 0, weights_size: int | None = None,
-                 part: str | None = None, published: Published | None = None, reference: str = "") -> Backbone:
+def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, default_input_size: int,
+                 min_input_size: int, size_multiple: int, output: str, pooling: str, preprocess: str,
+                 freeze_layer: str | None, params: int, gmacs: dict, prefix_tokens: int = 0,
+                 weights_size: int | None = None, part: str | None = None, published: Published | None = None,
+                 reference: str = "") -> Backbone:
     """The card of keras-hub backbone ``name``: ``keras_hub.models.<cls>(**arguments)`` without
-    weights, ``preset`` with them (None: keras-hub has no pretrained preset). ``weights_size``: the pretrained weights load at this size alone
-    (learned position embeddings for one patch grid); without it the preset is rebuilt at the
-    trial's size (DINOv2 and DINOv3 interpolate theirs)."""
+    weights, ``preset`` with them (None: keras-hub has no pretrained preset). ``weights_size``: the
+    pretrained weights load at this size alone (learned position embeddings for one patch grid);
+    without it the preset is rebuilt at the trial's size (DINOv2 and DINOv3 interpolate theirs).
+    ``params`` and ``gmacs`` are at the default input size (DINOv2's count grows with the size)."""
 
     def build(input_shape, weights):
         import keras_hub
@@ -81,8 +83,8 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
             converter = image_converter(source)
         size = tuple(model.inputs[0].shape[1:3])
         if size != tuple(input_shape[:2]):  # a preset folder for another patch grid
-            raise BadInput(f"weights {weights} take {size[0]}x{size[1]} images, not {input_shape[0]}x{input_shape[1]}: "
-                           f"give --input-size {size[0]}.")
+            raise BadInput(f"weights {weights} take {size[0]}x{size[1]} images, not "
+                           f"{input_shape[0]}x{input_shape[1]}: give --input-size {size[0]}.")
         model.zoo_image_converter = converter  # read by zoo.model.build_backbone and assemble
         return model
 
