@@ -1,9 +1,17 @@
 """The classic three cards at 32 px, as the classic recipe uses them (tests/test_catalogue.py walks all 40)."""
 
+import functools
+
 import pytest
 
 import zoo
 from zoo.layers import freeze_index
+
+
+@functools.cache
+def built_at_32(name):
+    """Each backbone built once at 32 px for this module (densenet121 takes a second or two)."""
+    return zoo.get_backbone(name).build((32, 32, 3), None)
 
 
 @pytest.mark.parametrize("name, layers, params, freeze_layer, index", [
@@ -13,7 +21,7 @@ from zoo.layers import freeze_index
 ])
 def test_builtin_backbones_at_32(name, layers, params, freeze_layer, index):
     card = zoo.get_backbone(name)
-    model = card.build((32, 32, 3), None)
+    model = built_at_32(name)
     assert (len(model.layers), model.count_params()) == (layers, params)
     assert card.freeze_layer == freeze_layer
     assert freeze_index(model, card.freeze_layer, name) == index
@@ -21,5 +29,5 @@ def test_builtin_backbones_at_32(name, layers, params, freeze_layer, index):
 
 
 def test_densenet_freeze_point_follows_the_last_transition():
-    model = zoo.get_backbone("densenet121").build((32, 32, 3), None)
+    model = built_at_32("densenet121")
     assert model.layers[312].name == "pool4_pool"

@@ -66,6 +66,7 @@ def test_compare_end_to_end(run_zoo, cifar, tmp_path):
     assert not list(out.glob("*.weights.h5")), "the best-epoch weights end up in the .keras model"
 
 
+@pytest.mark.slow  # slow: test_reporting's kept-model test reloads what compare saved and matches its accuracy
 def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_path):
     import keras
 
@@ -115,7 +116,7 @@ def error_lines(result):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["nosuch"], "Error: unknown backbone 'nosuch'. Known backbones: convnextbase, convnextlarge, "),
+    (["nosuch"], "Error: unknown backbone 'nosuch'. Known backbones: clip_b16, clip_b32, convnextbase, "),
     ([], "Error: name one or more backbones, or pass --all"),
     (["vgg16", "--input-size", "16"], "Error: input size 16 is below vgg16's minimum of 32; "
                                       "use --input-size 32 or more."),

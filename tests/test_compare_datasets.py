@@ -30,7 +30,8 @@ def test_vgg16_takes_mnist_at_32x32_rgb(run_zoo, tmp_path):
     pytest.param("cifar100", lambda d: write_cifar100(d / "cifar-100-python", 60, 20), "32x32x3", 100,
                  marks=pytest.mark.slow),  # the quick tier reads cifar100's files through :coarse
     ("cifar100:coarse", lambda d: write_cifar100(d / "cifar-100-python", 60, 20), "32x32x3", 20),
-    ("fashion_mnist", lambda d: write_fashion_idx(d, 60, 20), "28x28x1", 10),
+    pytest.param("fashion_mnist", lambda d: write_fashion_idx(d, 60, 20), "28x28x1", 10,
+                 marks=pytest.mark.slow),  # slow: test_datasets reads its files; test_trials runs 28x28x1 mnist
 ])
 def test_each_dataset_from_its_files(run_zoo, tmp_path, dataset, write, shape, classes):
     write(tmp_path / "data")

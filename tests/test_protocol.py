@@ -47,6 +47,11 @@ def test_resnet50_recommended_freeze_leaves_only_conv5_trainable():
     assert not any(layer.trainable for layer in layers[:143])
     assert all(layer.trainable for layer in layers[143:])
     assert built.cut == "conv4_block6_out"
+
+
+@pytest.mark.slow  # slow: large; test_a_batch_norm_trains_only_if_not_frozen shows the same on tiny
+def test_resnet50_frozen_batch_norm_keeps_its_statistics_and_conv5s_update():
+    built = assemble(zoo.get_backbone("resnet50"), (32, 32, 3), 10, input_size=32, weights=None)
     # A frozen BatchNormalization runs in inference mode: a training step leaves its statistics alone,
     # while one in conv5 updates them.
     frozen_bn, trained_bn = built.backbone.get_layer("conv4_block6_3_bn"), built.backbone.get_layer("conv5_block3_3_bn")
@@ -56,6 +61,25 @@ def test_resnet50_recommended_freeze_leaves_only_conv5_trainable():
     built.model.train_on_batch(x, np.arange(4))
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(frozen_bn.moving_mean), before[0])
     assert not np.allclose(keras.ops.convert_to_numpy(trained_bn.moving_mean), before[1])
+
+
+@pytest.mark.parametrize("freeze, trained", [("conv3", False), ("pool1", True)])
+def test_a_batch_norm_trains_only_if_not_frozen(freeze, trained):
+    """resnet50's check above on tiny's one BatchNormalization, bn2: frozen (tiny's card trains conv3
+    alone) it runs in inference mode and a training step leaves its statistics alone; trained, it
+    updates them."""
+    built = assemble(zoo.get_backbone("tiny"), (32, 32, 3), 10, input_size=32, weights=None, freeze=freeze)
+    bn = built.backbone.get_layer("bn2")
+    assert bn.trainable == trained
+    before = keras.ops.convert_to_numpy(bn.moving_mean)
+    built.model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    built.model.train_on_batch(x, np.arange(4))
+    after = keras.ops.convert_to_numpy(bn.moving_mean)
+    if trained:
+        assert not np.allclose(after, before)
+    else:
+        np.testing.assert_array_equal(after, before)
 
 
 @pytest.mark.parametrize("freeze, index, cut", [

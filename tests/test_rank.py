@@ -140,10 +140,11 @@ def test_tau_matches_a_count_of_concordant_pairs():
 
 
 def test_repeats_share_features_and_step_timing(run_zoo, cifar, tmp_path):
-    run_zoo("compare", "tiny-4", "--data-dir", cifar, "--weights", "none", "--epochs", "1", "--repeats", "3",
+    # Two repeats: the second seed reads what the first wrote, as any later one would.
+    run_zoo("compare", "tiny-4", "--data-dir", cifar, "--weights", "none", "--epochs", "1", "--repeats", "2",
             "--output", tmp_path, check=0)
     rows = sorted(json.loads((tmp_path / "results.json").read_text()), key=lambda r: r["seed"])
-    assert [row["feature_store"] for row in rows] == ["miss", "hit", "hit"]
+    assert [row["feature_store"] for row in rows] == ["miss", "hit"]
     assert len({row["train_step_ms"] for row in rows}) == 1  # measured once, for the first seed
 
 
