@@ -235,3 +235,15 @@ def test_a_preset_folder_for_another_patch_grid_names_its_size(tmp_path):
     folder = write_keras_hub_preset(tmp_path / "preset", tiny_vit_backbone())
     with pytest.raises(zoo.BadInput, match=r"take 32x32 images, not 40x40: give --input-size 32\.$"):
         features("tiny_vit", str(folder), size=40)
+
+
+def test_all_leaves_out_the_hub_cards_without_keras_hub_and_says_so(monkeypatch):
+    from zoo.selection import choose
+
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # as if it were not installed
+    with pytest.warns(UserWarning, match=r'--all leaves out the \d+ backbones whose packages are not installed '
+                                         r'\(pip install "zoo\[hub\]" adds them\)'):
+        chosen = choose([], all_=True)
+    assert "vgg16" in chosen and "tiny_vit" not in chosen and "vit_b16" not in chosen
+    monkeypatch.delitem(sys.modules, "keras_hub")
+    assert "vit_b16" in choose([], all_=True)

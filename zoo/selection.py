@@ -5,6 +5,7 @@ model or imports Keras (zoo.listing shows what building one shows)."""
 from __future__ import annotations
 
 import fnmatch
+import warnings
 
 from .checks import missing_packages
 from .errors import BadInput
@@ -77,7 +78,8 @@ def card_row(name: str) -> dict:
 
 def choose(names, all_: bool = False, *, max_params=None, max_gmacs=None) -> list[str]:
     """The backbones a command runs: the names given (wildcards expand, in name order) or every
-    registered one with ``all_``, within the limits. Unknown names, empty choices, and names
+    registered one with ``all_`` (but those whose extra is not installed: a warning says so),
+    within the limits. Unknown names, empty choices, and names
     together with ``all_``, are refused (BadInput): the one check of "names or --all"."""
     names = list(dict.fromkeys(names))
     if all_ and names:
@@ -91,6 +93,13 @@ def choose(names, all_: bool = False, *, max_params=None, max_gmacs=None) -> lis
     if not all_ and not patterns and max_params is None and max_gmacs is None:
         return names  # as given, in the user's order
     chosen = select_backbones([] if all_ else names, max_params=max_params, max_gmacs=max_gmacs)
+    if all_:  # every backbone that can run here: one whose extra is missing is not refused, but left out
+        needing = {name: get_backbone(name).requires for name in chosen if missing_packages(get_backbone(name))}
+        if needing:
+            extras = " ".join(sorted({f'"zoo[{extra}]"' for extra in needing.values()}))
+            warnings.warn(f"--all leaves out the {len(needing)} backbones whose packages are not installed "
+                          f"(pip install {extras} adds them).", stacklevel=2)
+            chosen = [name for name in chosen if name not in needing]
     if not chosen:
         raise BadInput(f"no backbone matches {' '.join(names) or '--all'} within the limits given (see `zoo list`).")
     return chosen
