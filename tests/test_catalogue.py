@@ -44,8 +44,8 @@ def test_the_whole_keras_zoo_is_registered():
             "vgg16", "resnet50", "densenet121"} <= set(names)
 
 
-# One or two of each family (the cheapest), for the quick run.
-FAMILIES = ["vgg16", "vgg19", "resnet50", "resnet50v2", "inceptionv3", "xception", "mobilenet", "mobilenetv2",
+# One or two of each family file (the cheapest), for the quick run.
+FAMILIES = ["vgg16", "resnet50", "resnet50v2", "inceptionv3", "xception", "mobilenetv2",
             "mobilenetv3small", "densenet121", "nasnetmobile", "efficientnetb0", "efficientnetv2b0", "convnexttiny"]
 
 

@@ -62,7 +62,8 @@ def tiny(kind, size=32):
 @pytest.mark.parametrize("kind", ["vit", pytest.param("deit", marks=pytest.mark.slow),
                                   pytest.param("dinov2", marks=pytest.mark.slow), "dinov3",
                                   pytest.param("clip", marks=pytest.mark.slow),
-                                  pytest.param("siglip", marks=pytest.mark.slow), "swin"])
+                                  pytest.param("siglip", marks=pytest.mark.slow),
+                                  pytest.param("swin", marks=pytest.mark.slow)])  # slow: each builds and saves one
 def test_a_layer_per_block_with_the_same_outputs_and_a_cut(kind, tmp_path):
     """...and it saves and loads (as keras-hub's own config: some of its layers would not load alone)."""
     keras.utils.clear_session()
@@ -89,6 +90,7 @@ def test_layers_shows_the_blocks_and_the_last_quarter_trains(run_zoo):
     assert [row["name"] for row in rows].count("transformer_block_1") == 1
 
 
+@pytest.mark.slow  # slow: two fits of a ViT (12 s); quick, the flattening test finds the cut, rank extracts there
 def test_the_cached_blocks_train_exactly_like_the_full_model(data):
     """The recommended freeze caches the output of the last frozen block (transformer_block_3)."""
     splits = Splits.from_data(data, 0.25, limit=48)
@@ -205,6 +207,7 @@ def test_a_timm_folder_loads_as_weights_with_its_mean_and_std(tmp_path):
     np.testing.assert_allclose(scale, [1 / (255 * s) for s in (0.229, 0.224, 0.225)], rtol=1e-4)
 
 
+@pytest.mark.slow  # slow: three ranks (7 s); quick, the preset folder tests load the same folders
 def test_rank_reads_a_preset_folder_and_the_store_tells_two_folders_apart(tmp_path, cifar):
     from .hub_files import write_keras_hub_preset
 

@@ -62,7 +62,7 @@ def test_hub_card_walk_at_the_default_input_size(name):
     assert card.pooling in poolings_for(card)
 
 
-@pytest.mark.parametrize("name", walk(quick=("deit_ti", "clip_b32")))
+@pytest.mark.parametrize("name", walk(quick=()))  # quick, tests/test_hub.py refuses a non-multiple in one line
 def test_hub_card_walk_at_the_min_input_size(name):
     """The smallest input it takes builds and runs; one pixel less than the multiple is refused in one line."""
     card = zoo.get_backbone(name)
