@@ -76,7 +76,11 @@ def test_a_layer_per_block_with_the_same_outputs_and_a_cut(kind, tmp_path):
     blocks = [layer.name for layer in flat.layers if "block" in layer.name or layer.name.startswith("layers_")]
     assert len(blocks) >= 4, [layer.name for layer in flat.layers]
     point = transformer_freeze_point(flat)
-    assert find_cut(flat, freeze_index(flat, point))[0] is not None, "the frozen blocks hand one tensor on"
+    cut = find_cut(flat, freeze_index(flat, point))[0]
+    assert cut is not None, "the frozen blocks hand one tensor on"
+    # Declared as it is: the feature cache sizes its arrays by the declared shape.
+    assert tuple(cut.shape[1:]) == tuple(keras.Model(flat.input, cut)(images).shape[1:])
+    assert tuple(flat.output.shape[1:]) == tuple(flat(images).shape[1:])
     flat.save(tmp_path / "flat.keras")
     loaded = keras.saving.load_model(tmp_path / "flat.keras")
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in flat.layers]
@@ -250,3 +254,17 @@ def test_all_leaves_out_the_hub_cards_without_keras_hub_and_says_so(monkeypatch)
     assert "vgg16" in chosen and "tiny_vit" not in chosen and "vit_b16" not in chosen
     monkeypatch.delitem(sys.modules, "keras_hub")
     assert "vit_b16" in choose([], all_=True)
+
+
+def test_a_kept_model_keeps_its_freeze(tmp_path):
+    """Loaded to train on, a kept hub model trains what it trained (its blocks frozen as they were)."""
+    from zoo.harness import keep_model
+
+    keras.utils.clear_session()
+    built = assemble(zoo.get_backbone("tiny_vit"), (32, 32, 3), 10, input_size=32, weights=None)
+    keep_model(built.model, tmp_path / "tiny_vit.keras")
+    loaded = keras.saving.load_model(tmp_path / "tiny_vit.keras")
+    backbone = next(layer for layer in loaded.layers if type(layer).__name__ == "FlatBackbone")
+    assert {layer.name: layer.trainable for layer in backbone.layers if layer.weights} == \
+        {layer.name: layer.trainable for layer in built.backbone.layers if layer.weights}
+    assert [w.name for w in loaded.trainable_weights] == [w.name for w in built.model.trainable_weights]

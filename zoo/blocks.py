@@ -39,6 +39,25 @@ class RopeBlock(keras.layers.Layer):
                 "prefix_tokens": self.prefix_tokens}
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class TrueShape(keras.layers.Layer):
+    """Passes its input on, declaring the shape (without the batch) that it really has, where the
+    layer before it declared another (hand-written: Reshape checks the declared size it corrects)."""
+
+    def __init__(self, shape, **kwargs):
+        super().__init__(**kwargs)
+        self.shape = tuple(shape)
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "shape": list(self.shape)}
+
+
 def _nested_parts(backbone):
     """keras-hub transformer backbones: the layers their call runs, in order, on one tensor (by
     keras-hub class; read from keras-hub 0.32's ``call`` methods), as ``(layer, kwargs)`` pairs.
@@ -99,21 +118,38 @@ class FlatBackbone(keras.Model):
     be saved), so a saved zoo model goes through the path keras-hub itself uses and tests.
     """
 
-    def __init__(self, backbone, name=None, **kwargs):
+    def __init__(self, backbone, name=None, frozen=(), **kwargs):
         if isinstance(backbone, dict):  # from a saved model's config
             backbone = keras.saving.deserialize_keras_object(backbone)
         hub_config = keras.saving.serialize_keras_object(backbone)
-        image = keras.Input(tuple(keras.tree.flatten(backbone.input)[0].shape[1:]), name="images")  # DINOv2's: a dict
-        x = image
-        for layer, call_kwargs in _nested_parts(backbone):
+        shape = tuple(keras.tree.flatten(backbone.input)[0].shape[1:])  # DINOv2's input is a dict
+        image = keras.Input(shape, name="images")
+        # One image through the same layers, for the shapes they really give: keras-hub 0.32 declares
+        # some wrong (SigLIP's embedding counts a CLS token it does not add; Swin's patch merging
+        # leaves the token count unknown), and the feature cache sizes its arrays by them.
+        x, probe = image, keras.ops.zeros((1, *shape))
+        parts = _nested_parts(backbone)
+        for layer, _ in parts:
+            # Detached from keras-hub's graph, which this model replaces: Keras reads a layer's
+            # input and output (zoo.layers.find_cut, zoo.cost) from its first call, and has no
+            # public way to drop the calls of a model that is thrown away.
+            layer._inbound_nodes.clear()
+            layer._outbound_nodes.clear()
+        for layer, call_kwargs in parts:
             # keras-hub prefixes its layers with the backbone's name when it has one (a preset's, a
             # saved model's): the names the cards give are without it.
             layer.name = layer.name.removeprefix(f"{backbone.name}_")
-            x = layer(x, **call_kwargs)
+            x, probe = layer(x, **call_kwargs), layer(probe, **call_kwargs)
             if isinstance(x, (tuple, list)):  # DeiT's blocks also return their attention scores
-                x = x[0]
+                x, probe = x[0], probe[0]
+            if tuple(x.shape[1:]) != tuple(probe.shape[1:]):
+                x = TrueShape(tuple(probe.shape[1:]), name=f"{layer.name}_shape")(x)
         super().__init__(image, x, name=name or backbone.name, **kwargs)
         self._hub_config = hub_config
+        for layer in self.layers:  # a saved model keeps its freeze
+            if layer.name in frozen:
+                layer.trainable = False
 
     def get_config(self):
-        return {"backbone": self._hub_config, "name": self.name}
+        return {"backbone": self._hub_config, "name": self.name,
+                "frozen": [layer.name for layer in self.layers if not layer.trainable and layer.weights]}
