@@ -7,9 +7,15 @@ from zoo.card import Published
 from zoo.hub import register_all
 
 
+# No stochastic depth (drop_path, 0.1 in training): Keras runs a frozen block's drop-path in training
+# mode too, so the frozen blocks would differ from their cached features, which are computed as at
+# inference. The presets are loaded with it off as well (OVERRIDES).
+OVERRIDES = dict(drop_path=0.0)
+
+
 def swin(*, embed: int, depths: tuple, heads: tuple) -> dict:
     return dict(patch_size=4, embed_dim=embed, depths=depths, num_heads=heads, window_size=7, mlp_ratio=4.0,
-                qkv_bias=True, dropout_rate=0.0, attention_dropout=0.0, drop_path=0.1, patch_norm=True)
+                qkv_bias=True, dropout_rate=0.0, attention_dropout=0.0, patch_norm=True, **OVERRIDES)
 
 
 def paper(top1: float) -> Published:
@@ -33,5 +39,5 @@ CONFIGS = {
 @zoo.hookimpl
 def register_backbones(register):
     register_all(register, CONFIGS, cls="SwinTransformerBackbone", default_input_size=224, min_input_size=224,
-                 size_multiple=32, output="tokens", pooling="mean", preprocess="torch",
+                 size_multiple=32, output="tokens", pooling="mean", preprocess="torch", overrides=OVERRIDES,
                  reference="https://arxiv.org/abs/2103.14030")

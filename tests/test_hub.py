@@ -268,3 +268,24 @@ def test_a_kept_model_keeps_its_freeze(tmp_path):
     assert {layer.name: layer.trainable for layer in backbone.layers if layer.weights} == \
         {layer.name: layer.trainable for layer in built.backbone.layers if layer.weights}
     assert [w.name for w in loaded.trainable_weights] == [w.name for w in built.model.trainable_weights]
+
+
+def test_imagenet_leaves_out_a_card_without_pretrained_weights_unless_it_is_named():
+    """vit_s16 has no keras-hub preset: `--all` or a pattern runs the others, naming it refuses."""
+    from zoo.plan import plan
+
+    with pytest.warns(UserWarning, match="--weights imagenet leaves out vit_s16: no pretrained weights to download"):
+        chosen = plan("vit_*", "synthetic", given={}, store=False).trials
+    assert sorted({trial.backbone for trial in chosen}) == ["vit_b16", "vit_l16"]
+    with pytest.raises(zoo.BadInput, match="vit_s16 has no pretrained weights to download: pass --weights DIR"):
+        plan(["vit_s16"], "synthetic", given={}, store=False)
+    assert {t.backbone for t in plan("vit_*", "synthetic", given={"weights": None}, store=False).trials} == \
+        {"vit_s16", "vit_b16", "vit_l16"}
+
+
+def test_a_preset_folder_of_another_family_is_refused_naming_what_it_holds(tmp_path):
+    from .hub_files import write_hf_vit
+
+    folder = write_hf_vit(tmp_path / "vit")
+    with pytest.raises(zoo.BadInput, match=r"hold a keras-hub ViTBackbone, not resnet50_v1_5's ResNetBackbone"):
+        features("resnet50_v1_5", str(folder))

@@ -222,7 +222,7 @@ def test_a_long_folder_dataset_gets_a_short_unique_trial_folder(tmp_path):
     (["--executor", "process", "--address", "auto"],
      "Error: --address applies to --executor ray only: add --executor ray, or leave --address out."),
     (["--seeds", "1,2", "--repeats", "2"], "Error: give --seeds or --repeats, not both."),
-    (["--weights", "w.h5", "--all"], "--weights w.h5: one weights file cannot fit"),
+    (["--weights", "w.h5", "--all"], "--weights w.h5: one weights file or preset folder cannot fit"),
 ])
 def test_options_that_cannot_apply_are_refused(tmp_path, args, message):
     names = [] if "--all" in args else ["tiny"]

@@ -114,8 +114,15 @@ class Backbone:
                          f"not {self.pooling!r}")
         if self.requires and self.requires not in EXTRAS:
             found.append(f"requires must be one of {', '.join(EXTRAS)}, not {self.requires!r}")
-        if not isinstance(self.size_multiple, int) or self.size_multiple < 1:
+        if not isinstance(self.size_multiple, int) or isinstance(self.size_multiple, bool) or self.size_multiple < 1:
             found.append(f"size_multiple must be an integer >= 1, not {self.size_multiple!r}")
+        else:
+            for size in ("min_input_size", "default_input_size", "weights_size"):
+                value = getattr(self, size)
+                if isinstance(value, int) and value % self.size_multiple:
+                    found.append(f"{size} {value} must be a multiple of size_multiple {self.size_multiple}")
+        if not isinstance(self.prefix_tokens, int) or isinstance(self.prefix_tokens, bool) or self.prefix_tokens < 0:
+            found.append(f"prefix_tokens must be an integer >= 0, not {self.prefix_tokens!r}")
         if self.freeze_layer is not None and not isinstance(self.freeze_layer, str):
             found.append(f"freeze_layer must be a layer name or None, not {self.freeze_layer!r}")
         if not callable(self.build):

@@ -46,7 +46,7 @@ def check_extra(card) -> None:
 
 
 def check_pooling(card, pooling: str) -> None:
-    """``--pooling``: one that fits the backbone's output (zoo.card.POOLINGS_FOR)."""
+    """``--pooling``: one that fits the backbone's output (zoo.card.POOLINGS_FOR); BadInput otherwise."""
     fits = poolings_for(card)
     if pooling != "recommended" and pooling not in fits:
         raise BadInput(f"--pooling {pooling} does not fit {card.name}, whose output is {card.output}"
@@ -113,6 +113,7 @@ def check_batch_fits(batch_size: int, size: int, channels: int = 3, what: str = 
 
 
 def pretrained(weights: str | None) -> bool:
+    """Whether ``--weights`` loads weights (imagenet, a file or a folder) rather than none."""
     return weights is not None and weights != "none"
 
 

@@ -20,12 +20,13 @@ from .card import Backbone, Published
 from .errors import BadInput, one_line
 
 
-def _load(cls: str, part: str | None, source: str, image_shape):
-    """A pretrained backbone from a preset name or folder; ``part`` picks the image encoder out of
-    a two-tower model (CLIP's and SigLIP's ``vision_encoder``) unless the folder holds it alone."""
+def _load(cls: str, part: str | None, source: str, image_shape, overrides: dict):
+    """A pretrained backbone from a preset name or folder, ``overrides`` applied to its arguments;
+    ``part`` picks the image encoder out of a two-tower model (CLIP's and SigLIP's
+    ``vision_encoder``) unless the folder holds it alone."""
     import keras_hub
 
-    kwargs = {} if image_shape is None else {"image_shape": image_shape}
+    kwargs = {**overrides, **({} if image_shape is None else {"image_shape": image_shape})}
     loaded = keras_hub.models.Backbone.from_preset(source, **kwargs)
     if part and type(loaded).__name__ != cls:
         loaded = getattr(loaded, part)
@@ -55,12 +56,13 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
                  min_input_size: int, size_multiple: int, output: str, pooling: str, preprocess: str,
                  freeze_layer: str | None, params: int, gmacs: dict, prefix_tokens: int = 0,
                  weights_size: int | None = None, part: str | None = None, published: Published | None = None,
-                 reference: str = "") -> Backbone:
+                 reference: str = "", overrides: dict | None = None) -> Backbone:
     """The card of keras-hub backbone ``name``: ``keras_hub.models.<cls>(**arguments)`` without
     weights, ``preset`` with them (None: keras-hub has no pretrained preset). ``weights_size``: the
     pretrained weights load at this size alone (learned position embeddings for one patch grid);
     without it the preset is rebuilt at the trial's size (DINOv2 and DINOv3 interpolate theirs).
-    ``params`` and ``gmacs`` are at the default input size (DINOv2's count grows with the size)."""
+    ``params`` and ``gmacs`` are at the default input size (DINOv2's count grows with the size).
+    ``overrides``: arguments a preset is loaded with whatever it says (Swin's stochastic depth off)."""
 
     def build(input_shape, weights):
         import keras_hub
@@ -71,7 +73,7 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
         else:
             source = preset if weights == "imagenet" else weights
             try:
-                model = _load(cls, part, source, None if weights_size else tuple(input_shape))
+                model = _load(cls, part, source, None if weights_size else tuple(input_shape), overrides or {})
             except Exception as exc:
                 if weights != "imagenet":
                     raise  # zoo.model.build_backbone says what the folder must hold
@@ -80,6 +82,9 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
                 raise BadInput(f"ImageNet weights for {name} could not be downloaded (keras-hub preset {preset}, "
                                f"{reason}): connect once (keras-hub keeps them in its cache), or pass "
                                "--weights DIR (a preset folder) or --weights none.") from None
+            if type(model).__name__ != cls:  # another family's folder would train under this card's name
+                raise BadInput(f"weights {weights} hold a keras-hub {type(model).__name__}, not {name}'s {cls}: "
+                               f"give a {cls} preset folder, or the card of the family it holds (`zoo list`).")
             converter = image_converter(source)
         size = tuple(model.inputs[0].shape[1:3])
         if size != tuple(input_shape[:2]):  # a preset folder for another patch grid

@@ -57,10 +57,12 @@ def last_block_index(model) -> int:
 def resolve_unfreeze(spec: str | None, card, model, frozen_until: int) -> int:
     """``--unfreeze-from LAYER|INDEX`` as an index below stage one's freeze index ``frozen_until``.
 
-    The default is the card's freeze layer, or the last block when the card freezes everything.
+    The default is the card's freeze layer, or where the card freezes everything the last block
+    (for a transformer, the last quarter of its blocks: transformer_freeze_point).
     """
     if spec is None:
-        index = freeze_index(model, card.freeze_layer, card.name) if card.freeze_layer else last_block_index(model)
+        point = card.freeze_layer or (transformer_freeze_point(model) if card.output != "map" else None)
+        index = freeze_index(model, point, card.name) if point else last_block_index(model)
     else:
         index = resolve_freeze(spec, card, model)
     if index >= frozen_until:

@@ -89,6 +89,16 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, str
     recipes, applied = {}, {}
     for spec in specs:  # each dataset under its own recommendations
         recipes[spec.text], applied[spec.text] = resolve(given, get_dataset(spec.name).recipe)
+    named = not all_ and max_params is None and max_gmacs is None and not any(set("*?[") & set(n) for n in names)
+    without = [card.name for card in cards if not card.imagenet]
+    if without and not named and any(recipe.weights == "imagenet" for recipe in recipes.values()):
+        # Chosen by --all, a pattern or a limit: left out, not refused (a backbone named is refused).
+        warnings.warn(f"--weights imagenet leaves out {', '.join(without)}: no pretrained weights to download "
+                      "(name it with --weights DIR or --weights none).", stacklevel=2)
+        cards = [card for card in cards if card.imagenet]
+        if not cards:
+            raise BadInput("--weights imagenet: none of the backbones chosen has pretrained weights to download; "
+                           "give --weights DIR or --weights none.")
     for recipe in dict.fromkeys(recipes.values()):
         get_head(recipe.head)  # an unknown head fails before any data is read
         check_weights(recipe.weights, cards)
@@ -187,7 +197,7 @@ def check_weights(weights, cards) -> None:
     if weights in (None, "imagenet"):
         return
     if len(cards) > 1:
-        raise BadInput(f"--weights {weights}: one weights file cannot fit {len(cards)} backbones "
+        raise BadInput(f"--weights {weights}: one weights file or preset folder cannot fit {len(cards)} backbones "
                        f"({', '.join(c.name for c in cards)}); compare one backbone with its own file, "
                        "or use --weights imagenet or --weights none.")
     check_weights_file(weights, cards[0])

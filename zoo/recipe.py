@@ -28,7 +28,8 @@ def _option(default, type_=None, help="", metavar=None, flag=None):
 
 
 class _Weights(click.ParamType):
-    """``imagenet``, ``none`` (no weights: None) or the path of a weights file."""
+    """``imagenet``, ``none`` (no weights: None) or the path of a weights file (of a preset folder,
+    for a keras-hub card)."""
 
     name = "weights"
 
@@ -59,7 +60,7 @@ class _Devices(click.ParamType):
 class Recipe:
     """One protocol for every backbone; the defaults are the classic VGG16-on-CIFAR-10 recipe."""
 
-    weights: str | None = _option("imagenet", _Weights(), "imagenet, none, or the path of a weights file.",
+    weights: str | None = _option("imagenet", _Weights(), "imagenet, none, or the path of a weights file (a preset folder for keras-hub cards).",
                                   "imagenet|none|PATH")
     epochs: int = _option(10, click.IntRange(min=1))
     batch_size: int = _option(32, click.IntRange(min=1), "Images per step (per device with --devices).")
