@@ -40,6 +40,28 @@ class RopeBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class TokensOnly(keras.layers.Layer):
+    """A DeiT block that hands on its tokens alone: it returns (tokens, None), and a functional
+    model's outputs must all be tensors; asking it for its attention scores instead would compute
+    them (batch, heads, N, N) for nothing, and keep attention off its fused path."""
+
+    def __init__(self, block, **kwargs):
+        if isinstance(block, dict):  # from a saved model's config
+            block = keras.saving.deserialize_keras_object(block)
+        super().__init__(name=kwargs.pop("name", block.name), **kwargs)
+        self.block = block
+
+    def call(self, tokens, training=None):
+        return self.block(tokens, training=training)[0]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "block": keras.saving.serialize_keras_object(self.block)}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 class TrueShape(keras.layers.Layer):
     """Passes its input on, declaring the shape (without the batch) that it really has, where the
     layer before it declared another (hand-written: Reshape checks the declared size it corrects)."""
@@ -67,11 +89,9 @@ def _nested_parts(backbone):
     if kind == "ViTBackbone":
         encoder = get("vit_encoder")
         layers = [get("vit_patching_and_embedding"), encoder.dropout, *encoder.encoder_layers, encoder.layer_norm]
-    elif kind == "DeiTBackbone":  # its blocks return (tokens, scores), the scores None unless asked for:
-        encoder = get("deit_encoder")  # asked, since a functional model's outputs must all be tensors
-        return [(get("deit_patching_and_embedding"), {}),
-                *[(block, {"return_attention_scores": True}) for block in encoder.encoder_layers],
-                (encoder.layer_norm, {})]
+    elif kind == "DeiTBackbone":
+        encoder = get("deit_encoder")
+        layers = [get("deit_patching_and_embedding"), *map(TokensOnly, encoder.encoder_layers), encoder.layer_norm]
     elif kind == "DINOV2Backbone":
         layers = [backbone.embeddings, *backbone.encoder.layers, backbone.layernorm]
     elif kind == "DINOV3Backbone":
@@ -140,8 +160,6 @@ class FlatBackbone(keras.Model):
             # saved model's): the names the cards give are without it.
             layer.name = layer.name.removeprefix(f"{backbone.name}_")
             x, probe = layer(x, **call_kwargs), layer(probe, **call_kwargs)
-            if isinstance(x, (tuple, list)):  # DeiT's blocks also return their attention scores
-                x, probe = x[0], probe[0]
             if tuple(x.shape[1:]) != tuple(probe.shape[1:]):
                 x = TrueShape(tuple(probe.shape[1:]), name=f"{layer.name}_shape")(x)
         super().__init__(image, x, name=name or backbone.name, **kwargs)

@@ -75,7 +75,7 @@ def macs(model) -> int:
 
 def _shape(tensors) -> tuple:
     """A layer's symbolic input or output shape; the first tensor's, for a layer that returns
-    several (DeiT's blocks also return their attention scores)."""
+    several."""
     return tuple((tensors[0] if isinstance(tensors, (list, tuple)) else tensors).shape)
 
 

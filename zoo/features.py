@@ -9,6 +9,7 @@ stored otherwise (zoo.store), or held in memory alone with ``--no-store``.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import math
 import os
 import tempfile
@@ -68,18 +69,25 @@ def data_fingerprint(x: np.ndarray | FileView, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def preprocess_id(card, preprocess: bool) -> str:
+def preprocess_id(card, preprocess: bool, converter=None) -> str:
+    """The preprocessing the model applies: off, the card's mode or callable, or a preset's own
+    ``(scale, offset)`` (zoo.hub.image_converter), which replaces the card's."""
     if not preprocess:
         return "off"
+    if converter:
+        return f"scale {list(converter[0])} offset {list(converter[1])}"
     return card.preprocess if isinstance(card.preprocess, str) else f"{card.name}'s own"
 
 
 def feature_key(assembled, *, weights, preprocess: bool, pooling: str, dataset: str, split: str,
                 limit, val_split, x, y, resize: str) -> dict:
-    """Everything that determines the features of ``x`` at the assembled model's cut."""
-    return {"version": KEY_VERSION, "backbone": assembled.card.name, "resize": resize,
+    """Everything that determines the features of ``x`` at the assembled model's cut (for a
+    keras-hub card, keras-hub's version too: its layers compute them)."""
+    converter = getattr(assembled.backbone, "zoo_image_converter", None)
+    hub = {"keras_hub": importlib.metadata.version("keras-hub")} if assembled.card.requires == "hub" else {}
+    return {"version": KEY_VERSION, "backbone": assembled.card.name, "resize": resize, **hub,
             "backbone_params": int(assembled.backbone.count_params()), "weights": weights_id(weights),
-            "preprocess": preprocess_id(assembled.card, preprocess), "input_size": assembled.input_size,
+            "preprocess": preprocess_id(assembled.card, preprocess, converter), "input_size": assembled.input_size,
             "cut": assembled.cut, "pooling": pooling, "dataset": dataset, "split": split, "limit": limit,
             "val_split": None if split == "test" else val_split, "images": len(x),
             "data": data_fingerprint(x, y), "backend": keras.backend.backend(),
