@@ -170,6 +170,7 @@ def features(card_name, weights, size=32):
     return keras.ops.convert_to_numpy(model(images)), model
 
 
+@pytest.mark.slow  # slow: two saves and loads; quick, another_patch_grid loads such a folder
 def test_a_keras_hub_preset_folder_loads_as_weights(tmp_path):
     """keras-hub's own format (save_to_preset): the features are the saved backbone's, and change with the file."""
     from .hub_files import write_keras_hub_preset
