@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import keras
 
+from .hub import quiet_swin_mask_warning
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class RopeBlock(keras.layers.Layer):
@@ -139,6 +141,7 @@ class FlatBackbone(keras.Model):
     """
 
     def __init__(self, backbone, name=None, frozen=(), **kwargs):
+        quiet_swin_mask_warning()  # a saved model rebuilt, or fit and predict after this
         if isinstance(backbone, dict):  # from a saved model's config
             backbone = keras.saving.deserialize_keras_object(backbone)
         hub_config = keras.saving.serialize_keras_object(backbone)

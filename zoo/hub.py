@@ -15,9 +15,19 @@ without them (the card says it needs ``zoo[hub]``).
 from __future__ import annotations
 
 import re
+import warnings
 
 from .card import Backbone, Published
 from .errors import BadInput, one_line
+
+
+def quiet_swin_mask_warning() -> None:
+    """Silence, for the rest of the process, one Keras warning that keras-hub 0.32's Swin causes on
+    every build and every traced call: its blocks pass their shifted-window attention mask as
+    ``mask=``, which Keras takes for a Keras mask that WindowAttention "does not support". It says
+    nothing the user can act on. A filter, not a context: the calls come from Keras's fit and predict."""
+    warnings.filterwarnings("ignore", message=r"Layer '.*' \(of type WindowAttention\) was passed an input "
+                            "with a mask attached", category=UserWarning)
 
 
 def _load(cls: str, part: str | None, source: str, image_shape, overrides: dict):
@@ -67,6 +77,7 @@ def hub_backbone(name: str, *, cls: str, arguments: dict, preset: str | None, de
     def build(input_shape, weights):
         import keras_hub
 
+        quiet_swin_mask_warning()
         if weights is None:
             model = getattr(keras_hub.models, cls)(**arguments, image_shape=tuple(input_shape))
             converter = None
