@@ -32,27 +32,29 @@ _weights_hashes: dict = {}
 
 def weights_id(weights: str | None) -> str:
     """``imagenet``, ``none`` (random weights from zoo's fixed backbone seed), a weights file by
-    the hash of its content, or a preset folder by the hash of its files' names and contents
-    (each remembered per path, size and modification time)."""
+    the hash of its content, or a preset folder by the hash of its files' names and contents."""
     if weights in (None, "imagenet"):
         return weights or "none"
     root = Path(weights)
-    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    if not root.is_dir():
+        return f"sha256:{_file_hash(root)}"
     digest = hashlib.sha256()
-    for path in files:
-        stat = path.stat()
-        remembered = (str(path), stat.st_size, stat.st_mtime_ns)
-        if remembered not in _weights_hashes:
-            one = hashlib.sha256()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 22), b""):
-                    one.update(block)
-            _weights_hashes[remembered] = one.hexdigest()
-        if root.is_dir():
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(_weights_hashes[remembered].encode())
-    # One file keeps its own hash, as before folders: the store's entries for it stay hits.
-    return f"sha256:{_weights_hashes[remembered] if not root.is_dir() else digest.hexdigest()}"
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + _file_hash(path).encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _file_hash(path: Path) -> str:
+    """A file's SHA-256, remembered per path, size and modification time."""
+    stat = path.stat()
+    remembered = (str(path), stat.st_size, stat.st_mtime_ns)
+    if remembered not in _weights_hashes:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+        _weights_hashes[remembered] = digest.hexdigest()
+    return _weights_hashes[remembered]
 
 
 def data_fingerprint(x: np.ndarray | FileView, y: np.ndarray) -> str:
