@@ -27,6 +27,7 @@ from .rows import RANK_BY
 from .selection import choose
 from .store import check_store
 from .trials import EXECUTORS, ExecutorOptions, Trial, grid
+from .tuning import check_tuning
 
 # Executor options, and the executor each belongs to: given under another, they are refused.
 EXECUTOR_OPTIONS = {"jobs": "process", "address": "ray", "cpus_per_trial": "ray", "gpus_per_trial": "ray"}
@@ -100,6 +101,7 @@ def plan(backbones, dataset: str = "cifar10", *, given: dict, data_dir=None, str
             raise BadInput("--weights imagenet: none of the backbones chosen has pretrained weights to download; "
                            "give --weights DIR or --weights none.")
     for recipe in dict.fromkeys(recipes.values()):
+        check_tuning(recipe)
         get_head(recipe.head)  # an unknown head fails before any data is read
         check_weights(recipe.weights, cards)
         for card in cards:

@@ -43,6 +43,22 @@ class _Weights(click.ParamType):
         return os.path.expanduser(str(value))
 
 
+class _Candidates(click.ParamType):
+    """One value, or a comma-separated list of candidates (``1e-4,1e-3,1e-2``) each checked by
+    ``base``: a list is tuned per backbone, chosen on validation (zoo.tuning)."""
+
+    def __init__(self, base: click.ParamType):
+        self.base, self.name = base, f"{base.name} list"
+
+    def convert(self, value, param, ctx):
+        parts = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+        parts = [p.strip() if isinstance(p, str) else p for p in parts]
+        if not parts or any(p == "" for p in parts):
+            self.fail(f"{value!r}: give a number or a comma-separated list of numbers.", param, ctx)
+        values = tuple(dict.fromkeys(self.base.convert(p, param, ctx) for p in parts))
+        return values[0] if len(values) == 1 else values  # NaN: refused by ``check``, as for one number
+
+
 class _Devices(click.ParamType):
     name = "devices"
 
@@ -65,7 +81,13 @@ class Recipe:
     epochs: int = _option(10, click.IntRange(min=1))
     batch_size: int = _option(32, click.IntRange(min=1), "Images per step (per device with --devices).")
     optimizer: str = _option("sgd", click.Choice(["sgd", "adam"]))
-    lr: float = _option(1e-4, click.FloatRange(min=0, min_open=True), "Learning rate.")
+    protocol: str = _option("fine-tune", click.Choice(["fine-tune", "linear-probe"]),
+                            "fine-tune: train the head (and what --freeze leaves) by SGD/Adam; linear-probe: "
+                            "L2-regularised logistic regression on the pooled frozen features, its C chosen on "
+                            "validation (scikit-learn).")
+    lr: float | tuple = _option(1e-4, _Candidates(click.FloatRange(min=0, min_open=True)),
+                                "Learning rate; a list (1e-4,1e-3,1e-2) is tuned per backbone: each trained, "
+                                "the best on validation kept.", "LR[,LR...]")
     momentum: float = _option(0.9, click.FloatRange(0, 1), "SGD momentum.")
     val_split: float = _option(0.2, click.FloatRange(0, 1, min_open=True, max_open=True),
                                "The first part of the training set kept for validation.")
@@ -82,7 +104,10 @@ class Recipe:
     preprocess: bool = _option(True, bool, "Apply each backbone's own preprocessing; --no-preprocess feeds raw "
                                "0-255 pixels (the classic recipe).", flag="--preprocess/--no-preprocess")
     head: str = _option("dense", str, "A registered head (`zoo heads`): dense, bn, linear...")
-    dropout: float = _option(0.5, click.FloatRange(0, 1, max_open=True), "The head's dropout rate.")
+    dropout: float | tuple = _option(0.5, _Candidates(click.FloatRange(0, 1, max_open=True)),
+                                     "The head's dropout rate; a list is tuned as --lr's is.", "RATE[,RATE...]")
+    tune: int | None = _option(None, click.IntRange(min=1), "Tune with Optuna (zoo[tune]): N candidates per "
+                               "backbone drawn by TPE over log-lr and dropout, the best on validation kept.", "N")
     finetune_epochs: int = _option(0, click.IntRange(min=0), "Two-stage: after the head has trained (backbone "
                                    "frozen), train end to end for N epochs.")
     finetune_lr: float = _option(1e-5, click.FloatRange(min=0, min_open=True), "Stage two's learning rate.")
@@ -122,8 +147,9 @@ def check(name: str, value):
         converted = click.types.convert_type(type_).convert(value, None, None)
     except click.BadParameter as exc:
         raise BadInput(f"{flag(name)}: {exc.message}") from None
-    if isinstance(converted, float) and not math.isfinite(converted):  # click's ranges let nan through
-        raise BadInput(f"{flag(name)}: give a finite number, not {value}.")
+    for number in converted if isinstance(converted, tuple) else (converted,):  # click's ranges let nan through
+        if isinstance(number, float) and not math.isfinite(number):
+            raise BadInput(f"{flag(name)}: give a finite number, not {number}.")
     return converted
 
 
