@@ -29,8 +29,10 @@ from .output import WriteError, atomic_path
 from .recipe import Recipe
 from .rows import Status
 from .sources import FileView
+from .stats import balanced_accuracy, majority_accuracy, wilson_interval
 from .store import FeatureStore, digest
 from .trials import trial_row
+from .tuning import candidates, is_tuned
 
 @dataclass
 class Outcome:
@@ -39,6 +41,8 @@ class Outcome:
     row: dict
     history: dict = field(default_factory=dict)
     confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
+    predictions: dict = field(default_factory=dict)  # predictions.csv's columns (zoo.harness.predictions)
+    tuning: list = field(default_factory=list)  # one dict per candidate, where a list or --tune gave several
 
 
 class _ProgressCallback(keras.callbacks.Callback):
@@ -141,15 +145,27 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=None,
-                       features=None, log_dir: str | None = None):
-    """Train with the best epoch (on validation accuracy) kept, then evaluate it on the test split.
+@dataclass
+class Trained:
+    """A model after training: the part that trained (the head, on cached features, or the full
+    model), the test split as that part takes it, the per-epoch history and the seconds it took."""
+
+    model: object
+    test: tuple
+    history: dict
+    fit_seconds: float
+    val_accuracy: float  # the best epoch's, which the model keeps
+
+
+def train(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=None, features=None,
+          log_dir: str | None = None, label: str | None = None) -> Trained:
+    """Train with the best epoch (on validation accuracy) kept; the test split is not touched.
 
     With ``use_cache`` the frozen part runs once per image (``features(part, x, y)`` gives its
     output, from the feature store or computed; by default computed in memory) and only the
     part after the cut trains; its layers are the full model's, so the full model ends up
-    trained too. Returns ``(history, test_loss, test_accuracy, fit_seconds)``; ``fit_seconds``
-    counts getting the features too, so it compares with and without the cache.
+    trained too. ``fit_seconds`` counts getting the features too, so it compares with and
+    without the cache.
     """
     name = assembled.card.name
     start = time.perf_counter()  # fit time includes computing the cached features
@@ -163,11 +179,20 @@ def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: boo
                                             in_memory=True, progress=progress, label=f"{name} features ({part})",
                                             resize=recipe.resize)[0], x, y)
         sets = [features(part, x, y) for (x, y), part in zip(sets, ("train", "val", "test"))]
-    train, val, test = sets
-    history = _fit(trained, train, val, recipe, epochs=recipe.epochs, lr=recipe.lr, label=name,
+    train_set, val, test = sets
+    history = _fit(trained, train_set, val, recipe, epochs=recipe.epochs, lr=recipe.lr, label=label or name,
                    progress=progress, log_dir=log_dir, seeded_order=splits.streamed)
-    fit_seconds = time.perf_counter() - start
-    return (history, *_evaluate(trained, *test, recipe), fit_seconds, *_predicted(trained, *test, recipe))
+    return Trained(trained, test, history, time.perf_counter() - start, float(max(history["val_accuracy"])))
+
+
+def train_and_evaluate(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=None,
+                       features=None, log_dir: str | None = None):
+    """``train``, then evaluate the kept epoch on the test split. Returns ``(history, test_loss,
+    test_accuracy, fit_seconds, labels, probabilities)``: the test labels and the predicted
+    class probabilities (n, classes), without files that failed to decode."""
+    done = train(assembled, splits, recipe, use_cache, progress, features, log_dir)
+    return (done.history, *_evaluate(done.model, *done.test, recipe), done.fit_seconds,
+            *_predicted(done.model, *done.test, recipe))
 
 
 def _evaluate(model, x, y, recipe: Recipe) -> tuple[float, float]:
@@ -179,16 +204,16 @@ def _evaluate(model, x, y, recipe: Recipe) -> tuple[float, float]:
 
 
 def _predicted(model, x, y, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
-    """The labels ``y`` of ``x`` (images, files or features) and the class ``model`` predicts for
-    each, without the files that failed to decode."""
+    """The labels ``y`` of ``x`` (images, files or features) and ``model``'s class probabilities
+    for each (n, classes), without the files that failed to decode."""
     size = _image_size(model)
     data = _data(x, np.asarray(y), recipe.batch_size, shuffle=False, size=size, resize=recipe.resize)
     data.pop("y", None)
-    predicted = np.asarray(model.predict(**data, verbose=0)).argmax(axis=-1)
+    probabilities = np.asarray(model.predict(**data, verbose=0), dtype=np.float32)
     if isinstance(x, FileView) and x.failed:
         keep = x.kept()
-        return np.asarray(y)[keep], predicted[keep]
-    return np.asarray(y), predicted
+        return np.asarray(y)[keep], probabilities[keep]
+    return np.asarray(y), probabilities
 
 
 def confusion(labels, predicted, num_classes: int) -> list[list[int]]:
@@ -247,42 +272,75 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     freeze = "all" if two_stage and recipe.freeze == "recommended" else recipe.freeze
     if trial.tensorboard is not None:  # a trial run again writes its logs afresh, not among the old ones
         shutil.rmtree(trial.tensorboard, ignore_errors=True)
-    assembled = assemble(card, data_shape, splits.num_classes, input_size=size,
-                         weights=recipe.weights, freeze=freeze, pooling=recipe.pooling,
-                         preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
-                         seed=trial.seed, resize=recipe.resize)
+    n_images = len(splits.x_train) + len(splits.x_val) + len(splits.x_test)
+    store = FeatureStore() if trial.store else None
+    sources, got = [], {}
+
+    def build(dropout):
+        built = assemble(card, data_shape, splits.num_classes, input_size=size, weights=recipe.weights,
+                         freeze=freeze, pooling=recipe.pooling, preprocess=recipe.preprocess, head=recipe.head,
+                         dropout=dropout, seed=trial.seed, resize=recipe.resize)
+        return built, *cache_plan(built, n_images, trial.cache, trial.cache_budget_mb)
+
+    def features(part, x, y):  # once per split: every candidate trains on the same features
+        if part not in got:
+            key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="none",
+                              dataset=trial.spec.store_name, split=part, limit=recipe.limit,
+                              val_split=recipe.val_split, x=x, y=y, resize=recipe.resize) if store else {}
+            array, source = frozen_features(assembled.frozen, x, y, key, store, batch_size=recipe.batch_size,
+                                            in_memory=in_memory, progress=progress,
+                                            label=f"{card.name} features ({part})", say=say, resize=recipe.resize)
+            sources.append(source)
+            got[part] = kept(array, x, y)
+        return got[part]
+
+    tuned = is_tuned(recipe)
+    assembled, assembled_dropout, best, tuning, fit_seconds = None, None, None, [], 0.0
+    for candidate, tell in candidates(recipe, trial.seed):
+        if assembled is None or candidate.dropout != assembled_dropout:  # a head with another dropout
+            (assembled, use_cache, in_memory, cache_note), assembled_dropout = build(candidate.dropout), candidate.dropout
+            part = assembled.trainable if use_cache else assembled.model
+            start = _state(part) if tuned else None
+        elif start is not None:  # the same head again: from the same initial weights
+            _restore(part, start)
+        keras.utils.set_random_seed(trial.seed)  # each candidate draws what it would draw alone
+        label = f"{card.name} lr {candidate.lr:g} dropout {candidate.dropout:g}" if tuned else card.name
+        log_dir = trial.tensorboard if trial.tensorboard is None or not tuned else \
+            str(Path(trial.tensorboard) / f"lr{candidate.lr:g}-dropout{candidate.dropout:g}")
+        done = train(assembled, splits, candidate, use_cache, progress, features, log_dir, label)
+        tell(done.val_accuracy)
+        fit_seconds += done.fit_seconds
+        tuning.append({"backbone": card.name, "dataset": trial.dataset, "seed": trial.seed, "lr": candidate.lr,
+                       "dropout": candidate.dropout, "val_accuracy": done.val_accuracy, "chosen": False})
+        if best is None or done.val_accuracy > best[1].val_accuracy:  # a tie keeps the earlier candidate
+            best = (candidate, done, _state(done.model) if tuned else None, len(tuning) - 1)
+    recipe, done, state, index = best  # the candidate chosen on validation: the test split chooses nothing
+    tuning[index]["chosen"] = True
+    if tuned:
+        if recipe.dropout != assembled_dropout:
+            assembled, use_cache, in_memory, cache_note = build(recipe.dropout)
+        part = assembled.trainable if use_cache else assembled.model
+        _restore(part, state)
+        done.model = part
     model = assembled.model
     unfreeze = resolve_unfreeze(recipe.unfreeze_from, card, assembled.backbone, assembled.freeze_index) \
         if two_stage else None
-    n_images = len(splits.x_train) + len(splits.x_val) + len(splits.x_test)
-    use_cache, in_memory, cache_note = cache_plan(assembled, n_images, trial.cache, trial.cache_budget_mb)
-    store = FeatureStore() if trial.store else None
-    sources = []
-
-    def features(part, x, y):
-        key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling="none",
-                          dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
-                          x=x, y=y, resize=recipe.resize) if store else {}
-        array, source = frozen_features(assembled.frozen, x, y, key, store, batch_size=recipe.batch_size,
-                                        in_memory=in_memory, progress=progress,
-                                        label=f"{card.name} features ({part})", say=say, resize=recipe.resize)
-        sources.append(source)
-        return kept(array, x, y)
-
-    history, test_loss, test_accuracy, fit_seconds, labels, predicted = train_and_evaluate(
-        assembled, splits, recipe, use_cache, progress, features, trial.tensorboard)
+    history = done.history
     trainable = count_params(model.trainable_weights)  # stage one's, before any unfreezing
     finetune_trainable = None
-    if two_stage:
+    if not two_stage:
+        test_loss, test_accuracy = _evaluate(done.model, *done.test, recipe)
+        labels, probabilities = _predicted(done.model, *done.test, recipe)
+    else:
         best_val = max(history["val_accuracy"])
-        stage_two, test_loss, test_accuracy, seconds, labels, predicted = fine_tune(
+        stage_two, test_loss, test_accuracy, seconds, labels, probabilities = fine_tune(
             assembled, splits, recipe, unfreeze, best_val, progress,
             None if trial.tensorboard is None else str(Path(trial.tensorboard) / "finetune"))
         finetune_trainable = count_params(model.trainable_weights)
         fit_seconds += seconds
         history = {k: v + stage_two.get(k, []) for k, v in history.items()}
         history["finetune_start"] = recipe.epochs  # epochs before stage two, for the curves
-    else:
+    if not two_stage:
         if use_cache:  # the full model was not trained directly: compile it, so that the saved
             # .keras model can be evaluated or trained on as it is
             model.compile(optimizer=make_optimizer(recipe), loss="sparse_categorical_crossentropy",
@@ -313,21 +371,57 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = int(model.count_params())
-    row = replace(trial_row(trial, Status.OK),
+    predicted = probabilities.argmax(axis=-1)
+    correct = int((predicted == labels).sum())
+    low, high = wilson_interval(correct, len(labels))
+    row = replace(trial_row(trial, Status.OK), lr=recipe.lr, dropout=recipe.dropout,
+        test_accuracy_low=low, test_accuracy_high=high, balanced_accuracy=balanced_accuracy(labels, predicted),
+        majority_accuracy=majority_accuracy(kept_labels(splits.x_train, splits.y_train), labels),
         data_shape="x".join(map(str, data_shape)), data_source=splits.source, data_note=splits.note,
         skipped_images=splits.skipped_images(),
         train_images=decoded(splits.x_train), val_images=decoded(splits.x_val), test_images=decoded(splits.x_test),
         error=unsaved, input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
         pooling=recipe.pooling if recipe.pooling != "recommended" else card.pooling,
         unfreeze_from=layers[unfreeze].name if two_stage else None, finetune_trainable_params=finetune_trainable,
-        test_accuracy=test_accuracy, test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),
+        # The count of right predictions, exactly: Keras's accuracy is the same in float32.
+        test_accuracy=correct / len(labels) if len(labels) else test_accuracy, test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable,
         train_step_ms=steps["train_step_ms"], infer_images_per_s=steps["infer_images_per_s"],
         step_timing=steps["step_timing"], timed_at=steps.get("timed_at"),
         fit_seconds=fit_seconds, feature_cache=cache_note,
         feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
     return Outcome(row, history, {"classes": splits.class_names,
-                                  "matrix": confusion(labels, predicted, splits.num_classes)})
+                                  "matrix": confusion(labels, predicted, splits.num_classes)},
+                   predictions(splits, labels, probabilities), tuning if tuned else [])
+
+
+def kept_labels(x, y) -> np.ndarray:
+    """The labels of a split's images that count (a folder's without the files that failed)."""
+    return np.asarray(y)[x.kept()] if isinstance(x, FileView) else np.asarray(y)
+
+
+def predictions(splits: Splits, labels, probabilities) -> dict:
+    """The test predictions as predictions.csv's columns (zoo.trials.PREDICTION_COLUMNS): each
+    image's position in the test split and its file (folders; None for arrays), its true and
+    predicted class by name, and the predicted class's probability."""
+    x = splits.x_test
+    positions = x.kept() if isinstance(x, FileView) else np.arange(len(labels))
+    names = list(splits.class_names)
+    predicted = probabilities.argmax(axis=-1)
+    return {"index": positions.tolist(),
+            "path": [x.files[i] for i in positions] if isinstance(x, FileView) else [None] * len(positions),
+            "label": [names[i] for i in labels], "predicted": [names[i] for i in predicted],
+            "confidence": [round(float(c), 6) for c in probabilities.max(axis=-1)]}
+
+
+def _state(model) -> list:
+    """Every variable of ``model`` (weights, BatchNorm statistics, dropout seeds) as arrays."""
+    return [keras.ops.convert_to_numpy(v) for v in model.variables]
+
+
+def _restore(model, state: list) -> None:
+    for variable, value in zip(model.variables, state):
+        variable.assign(value)
 
 
 def decoded(x) -> int:

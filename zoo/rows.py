@@ -42,7 +42,9 @@ class TrialRow:
     val_images: int | None = None
     test_images: int | None = None
     skipped_images: int | None = None  # files left out as unreadable (folders)
-    # The recipe (zoo.recipe.Recipe), resolved for this backbone where it says "recommended".
+    # The recipe (zoo.recipe.Recipe), resolved for this backbone where it says "recommended";
+    # lr and dropout are the values chosen on validation where a list or --tune gave candidates.
+    protocol: str | None = None  # fine-tune, or linear-probe (then C, and no lr, epochs or head)
     weights: str | None = None
     input_size: int | None = None
     resize: str | None = None
@@ -59,6 +61,8 @@ class TrialRow:
     epochs: int | None = None
     batch_size: int | None = None
     devices: int | None = None
+    tune: int | None = None  # --tune N: candidates drawn by Optuna
+    C: float | None = None  # the linear probe's inverse regularisation strength, chosen on validation
     val_split: float | None = None
     limit: int | None = None
     finetune_epochs: int | None = None
@@ -67,6 +71,12 @@ class TrialRow:
     finetune_trainable_params: int | None = None
     # What it found.
     test_accuracy: float | None = None
+    test_accuracy_low: float | None = None  # its 95% Wilson score interval over the test images
+    test_accuracy_high: float | None = None
+    balanced_accuracy: float | None = None  # the mean of the per-class recalls on the test split
+    majority_accuracy: float | None = None  # the test accuracy of always predicting the largest class
+    p_vs_best: float | None = None  # exact McNemar against the best of its dataset and seed, Holm-corrected
+    tied_with_best: bool | None = None  # not significantly worse than the best at 5% (the best: True)
     test_loss: float | None = None
     best_val_accuracy: float | None = None
     total_params: int | None = None
@@ -146,7 +156,7 @@ def frame(rows) -> "pandas.DataFrame":  # noqa: F821
 
 
 
-RANK_BY = {"logme": "logme", "knn": "knn_accuracy"}  # --rank-by NAME: the row's column
+RANK_BY = {"logme": "logme", "knn": "knn_accuracy", "linear_probe": "linear_probe"}  # --rank-by NAME: the column
 
 
 @dataclass
@@ -159,6 +169,7 @@ class RankRow:
     error: str | None = None
     logme: float | None = None  # LogME evidence per sample on the training features: higher is better
     knn_accuracy: float | None = None  # 5-nearest-neighbour accuracy on the validation features
+    linear_probe: float | None = None  # the linear probe's validation accuracy, at its best C (zoo.scores)
     feature_dim: int | None = None
     train_images: int | None = None
     val_images: int | None = None

@@ -1,5 +1,5 @@
 """One trial, wherever it runs (this process, a trial subprocess, a Ray worker): the dataset's
-splits, then the harness (fine-tune) or the rank probe, then its MLflow run. Every failure but
+splits, then the harness (fine-tune), the linear probe or the rank probe, then its MLflow run. Every failure but
 Ctrl-C becomes a failed row, so one trial failing never loses the others."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from .datasets import Splits, load
 from .errors import BadInput, ZooError, one_line
 from .harness import run_backbone
+from .linear_probe import run_linear_probe
 from .plugins import load_plugins
 from .probe import rank_backbone
 from .registry import get_backbone
@@ -28,8 +29,10 @@ def run_trial(trial: Trial, data=None, progress=None, say=print) -> TrialResult:
         if trial.task == "rank":
             result = TrialResult(rank_backbone(get_backbone(trial.backbone), splits, trial, progress, say), {})
         else:
-            outcome = run_backbone(get_backbone(trial.backbone), splits, trial, progress, say)
-            result = TrialResult(outcome.row, outcome.history, confusion=outcome.confusion)
+            protocol = run_linear_probe if trial.recipe.protocol == "linear-probe" else run_backbone
+            outcome = protocol(get_backbone(trial.backbone), splits, trial, progress, say)
+            result = TrialResult(outcome.row, outcome.history, confusion=outcome.confusion,
+                                     predictions=outcome.predictions, tuning=outcome.tuning)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one trial failing must not lose the others

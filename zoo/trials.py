@@ -17,6 +17,7 @@ from .backend import environment
 from .datasets import DatasetSpec
 from .recipe import Recipe
 from .rows import RankRow, Status, TrialRow
+from .tuning import single
 
 
 EXECUTORS = ("local", "process", "ray")
@@ -69,16 +70,8 @@ class Trial:
 
     @property
     def slug(self) -> str:
-        """The trial as a folder name: readable, short (a long folder:PATH would pass the file
-        system's 255 bytes), and unique through a hash of the key."""
-        plain = f"{self.backbone}-{self.dataset}-seed{self.seed}"
-        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain)
-        if readable == plain and len(readable) <= 80:
-            return readable
-        # Characters were replaced (folder:~/x and folder:/x would meet) or it is long: a hash of
-        # the key keeps it unique.
-        digest = hashlib.sha1(self.key.encode()).hexdigest()[:10]
-        return f"{readable[:60]}-{digest}"
+        """The trial as a folder name (``trial_slug``)."""
+        return trial_slug(self.backbone, self.dataset, self.seed)
 
     def model_path(self, backbone: str) -> str:
         """The saved model's path, relative to the run's output folder."""
@@ -92,6 +85,19 @@ class Trial:
     def from_json(cls, data: dict) -> "Trial":
         return cls(**{**data, "spec": DatasetSpec(**data["spec"]), "recipe": Recipe(**data["recipe"]),
                       "plugins": tuple(data["plugins"])})
+
+
+def trial_slug(backbone: str, dataset: str, seed: int) -> str:
+    """A trial as a folder name: readable, short (a long folder:PATH would pass the file system's
+    255 bytes), and unique through a hash of its key."""
+    plain = f"{backbone}-{dataset}-seed{seed}"
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain)
+    if readable == plain and len(readable) <= 80:
+        return readable
+    # Characters were replaced (folder:~/x and folder:/x would meet) or it is long: a hash of
+    # the key keeps it unique.
+    digest = hashlib.sha1(f"{backbone}|{dataset}|seed {seed}".encode()).hexdigest()[:10]
+    return f"{readable[:60]}-{digest}"
 
 
 def trial_labels(trials) -> dict[str, str]:
@@ -128,16 +134,24 @@ class TrialResult:
     bad_input: bool = False  # the failure was the user's input (exit code 2)
     confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
     notes: list = field(default_factory=list)  # what the trial said where it ran (a subprocess, a Ray worker)
+    predictions: dict = field(default_factory=dict)  # PREDICTION_COLUMNS -> a list each, one per test image
+    tuning: list = field(default_factory=list)  # one dict per candidate tried (zoo.tuning.TUNING_COLUMNS)
 
     def to_json(self) -> dict:
         return {"row": self.row.to_dict(), "history": self.history, "bad_input": self.bad_input,
-                "confusion": self.confusion, "notes": self.notes,
-                "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
+                "confusion": self.confusion, "notes": self.notes, "predictions": self.predictions,
+                "tuning": self.tuning, "task": "compare" if isinstance(self.row, TrialRow) else "rank"}
 
     @classmethod
     def from_json(cls, data: dict) -> "TrialResult":
         row = (RankRow if data.get("task") == "rank" else TrialRow).from_dict(data["row"])
-        return cls(row, data["history"], data["bad_input"], data.get("confusion") or {}, data.get("notes") or [])
+        return cls(row, data["history"], data["bad_input"], data.get("confusion") or {}, data.get("notes") or [],
+                   data.get("predictions") or {}, data.get("tuning") or [])
+
+
+# predictions.csv, one row per test image: its position in the test split, its file (folders),
+# its true and predicted class (names) and the predicted class's probability.
+PREDICTION_COLUMNS = ["index", "path", "label", "predicted", "confidence"]
 
 
 def trial_row(trial: Trial, status: Status = Status.FAILED, error: str | None = None) -> TrialRow:
@@ -145,9 +159,10 @@ def trial_row(trial: Trial, status: Status = Status.FAILED, error: str | None = 
     recipe = trial.recipe
     return TrialRow(
         backbone=trial.backbone, dataset=trial.dataset, seed=trial.seed, status=status, error=error,
-        weights=recipe.weights or "none", input_size=recipe.input_size, resize=recipe.resize, freeze=recipe.freeze,
-        pooling=recipe.pooling, preprocess=recipe.preprocess, head=recipe.head, dropout=recipe.dropout,
-        optimizer=recipe.optimizer, lr=recipe.lr, momentum=recipe.momentum, epochs=recipe.epochs,
+        protocol=recipe.protocol, weights=recipe.weights or "none", input_size=recipe.input_size,
+        resize=recipe.resize, freeze=recipe.freeze, pooling=recipe.pooling, preprocess=recipe.preprocess,
+        head=recipe.head, dropout=single(recipe.dropout), tune=recipe.tune,  # a list's choice: once it has run
+        optimizer=recipe.optimizer, lr=single(recipe.lr), momentum=recipe.momentum, epochs=recipe.epochs,
         batch_size=recipe.batch_size, devices=recipe.devices if isinstance(recipe.devices, int) else None,
         val_split=recipe.val_split, limit=recipe.limit, finetune_epochs=recipe.finetune_epochs,
         finetune_lr=recipe.finetune_lr if recipe.finetune_epochs else None, unfreeze_from=recipe.unfreeze_from,
