@@ -29,7 +29,9 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     kept. Progress shows on stderr, in a terminal or a notebook, unless ``progress=False``.
     A trial that fails is a row with ``status`` failed (even for bad input that only one backbone
     meets, such as a layer it lacks), as in results.csv; ``frame.attrs["exit_code"]`` is the code
-    the command would exit with. Ctrl-C saves what finished, then raises KeyboardInterrupt.
+    the command would exit with, and ``frame.attrs["predictions"]`` every trial's test
+    predictions (one row per trial and test image: ``trial``, then predictions.csv's columns).
+    Ctrl-C saves what finished, then raises KeyboardInterrupt.
     With ``strict`` a file of a folder dataset that is not a readable image raises BadInput
     naming it (or fails its trial, when only decoding finds it); otherwise it is skipped and
     counted in the rows' ``skipped_images``.
@@ -45,13 +47,14 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                    mlflow=mlflow, experiment=experiment, tensorboard=tensorboard, retime=retime)
     say_recommendations(checked, console)
     from .comparison import run  # Keras, now that there is work
-    from .report import results_frame
+    from .report import predictions_frame, results_frame
 
     outcome = run(checked, console, progress)
     if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too
         raise KeyboardInterrupt
     frame = results_frame(outcome.rows)
     frame.attrs["exit_code"] = outcome.code  # what `zoo compare` would exit with: 1 or 2 when a trial failed
+    frame.attrs["predictions"] = predictions_frame(outcome.predictions)
     return frame
 
 
@@ -60,9 +63,9 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, str
          executor: str = "local", jobs: int | None = None, address: str | None = None,
          cpus_per_trial: float | None = None, gpus_per_trial: float | None = None, plugins=(),
          progress: bool = True, max_params=None, max_gmacs: float | None = None, mlflow: str | None = None,
-         experiment: str | None = None, **recipe):
+         experiment: str | None = None, rank_by: str = "logme", **recipe):
     """Rank ``backbones`` from their frozen features without training (``zoo rank``); returns a
-    DataFrame of rank.csv's rows, best LogME first. ``**recipe`` takes what shapes the features
+    DataFrame of rank.csv's rows, best first by ``rank_by`` (logme, knn or linear_probe). ``**recipe`` takes what shapes the features
     (``weights``, ``input_size``, ``resize``, ``preprocess``, ``batch_size``, ``val_split``,
     ``limit``); ``strict`` as for ``compare``.
     rank.json and rank.csv are written to ``output`` when it is given."""
@@ -80,7 +83,7 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, str
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, strict=strict, output=output, store=store,
                    executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
-                   mlflow=mlflow, experiment=experiment)
+                   mlflow=mlflow, experiment=experiment, rank_by=rank_by)
     from .ranking import rank as rank_plan  # Keras, now that there is work
 
     rows, code = rank_plan(checked, console, progress)

@@ -23,6 +23,7 @@ from .cli_options import (backbone_choice, data_options, executor_options, mlflo
 from .errors import ZooError, one_line
 from .formatting import num
 from .recipe import FEATURE_NAMES, feature_options, recipe_options
+from .rows import RANK_BY
 from .selection import card_row, select_backbones
 
 # Tables are wide: when output goes to a file or a pipe, do not fold them at 80 columns.
@@ -268,7 +269,7 @@ def _default_output() -> Path:
 @no_store_option
 @click.option("--top", type=click.IntRange(min=1), metavar="K", help="Rank the selection first (`zoo rank`) and "
               "fine-tune only the K best.")
-@click.option("--rank-by", type=click.Choice(["logme", "knn"]), default="logme", show_default=True,
+@click.option("--rank-by", type=click.Choice(list(RANK_BY)), default="logme", show_default=True,
               help="--top: the score that ranks.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seeds", metavar="S1,S2,...", help="Repeat every trial with each seed (overrides --seed).")
@@ -362,12 +363,14 @@ def _agreement(folder) -> str:
 @executor_options
 @click.option("--output", type=click.Path(path_type=Path), help="Default: zoo-runs/<timestamp>/.")
 @mlflow_options
+@click.option("--rank-by", type=click.Choice(list(RANK_BY)), default="logme", show_default=True,
+              help="The score that orders the table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON, best first, instead of the table.")
 def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, strict, no_store, executor, jobs, address,
-                 cpus_per_trial, gpus_per_trial, output, mlflow, experiment, as_json, **recipe):
-    """Rank backbones NAME... (or --all) from their frozen features, without training: LogME and a
-    5-nearest-neighbour accuracy on each backbone's pooled features of the training split
-    (features from the feature store, or extracted and stored). rank.json and rank.csv go to
+                 cpus_per_trial, gpus_per_trial, output, mlflow, experiment, rank_by, as_json, **recipe):
+    """Rank backbones NAME... (or --all) from their frozen features, without training: LogME, a
+    5-nearest-neighbour accuracy and a linear probe's validation accuracy on each backbone's
+    pooled features (features from the feature store, or extracted and stored). rank.json and rank.csv go to
     the output folder; with fine-tuned results there too, agreement.json says how well each
     score ranked them (Kendall's tau)."""
     from contextlib import nullcontext, redirect_stdout
@@ -379,7 +382,7 @@ def rank_command(names, all_, max_params, max_gmacs, dataset, data_dir, strict, 
                    given=_given_recipe(recipe), data_dir=data_dir, strict=strict, output=output or _default_output(),
                    store=not no_store, executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=click.get_current_context().find_root().params.get(
-                       "extra_plugins", ()), mlflow=mlflow, experiment=experiment)
+                       "extra_plugins", ()), mlflow=mlflow, experiment=experiment, rank_by=rank_by)
     say_recommendations(checked, err, only=FEATURE_NAMES)
     from .ranking import rank  # Keras, now that there is work
     from .report import rank_table

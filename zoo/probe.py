@@ -1,7 +1,8 @@
 """The rank probe: one backbone's frozen features scored against the labels, nothing trained
 (a ``zoo rank`` trial). The features are the backbone's output pooled into one vector per image
-(``rank_pooling``), from the feature store or extracted and stored; zoo.scores gives LogME and a
-k-NN accuracy."""
+(``rank_pooling``), from the feature store or extracted and stored; zoo.scores gives LogME, a
+k-NN accuracy and the linear probe's validation accuracy. ``pooled_features`` is shared with the
+linear-probe protocol (zoo.linear_probe)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .datasets import Splits
 from .features import feature_key, frozen_features, kept
 from .model import assemble, pooling_layer
 from .rows import RankRow, Status
-from .scores import knn_accuracy, logme
+from .scores import choose_c, knn_accuracy, logme
 from .store import FeatureStore
 from .trials import Trial, rank_row
 
@@ -27,14 +28,17 @@ def rank_pooling(card) -> str:
     return "avg" if card.output == "map" else card.pooling
 
 
-def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) -> RankRow:
-    """Pooled frozen features of the training and validation splits, scored: LogME on the
-    training features, k-NN accuracy of the validation features against them. Raises what
+def pooled_features(card, splits: Splits, trial: Trial, parts, *, pooling: str | None = None, progress=None,
+                    say=print):
+    """The backbone's frozen features pooled into one vector per image, for each split of
+    ``parts`` (of train, val, test): from the feature store, or extracted and stored. Returns
+    ``(found, assembled, pooling, source)``: ``found[part]`` is ``(features (n, d), labels (n,))``
+    without files that failed to decode, and ``source`` hit, miss or "" (no store). Raises what
     building the backbone raises (BadInput for a weights file that does not fit)."""
     keras.utils.clear_session()
     recipe = trial.recipe
     size = trial_input_size(card, recipe.input_size, splits.image_shape, recipe.weights)
-    pooling = rank_pooling(card)
+    pooling = pooling or rank_pooling(card)
     assembled = assemble(card, splits.data_shape(size), splits.num_classes, input_size=size, weights=recipe.weights,
                          freeze="all", pooling=pooling, preprocess=recipe.preprocess, seed=trial.seed,
                          resize=recipe.resize)
@@ -42,25 +46,40 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     pooled = frozen if len(frozen.output.shape) == 2 else keras.Model(
         frozen.input, pooling_layer(pooling, card.prefix_tokens)(frozen.output))
     store = FeatureStore() if trial.store else None
-    start, sources, got = time.perf_counter(), [], {}
-    for part, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val)):
+    sources, found = [], {}
+    splits_by_part = {"train": (splits.x_train, splits.y_train), "val": (splits.x_val, splits.y_val),
+                      "test": (splits.x_test, splits.y_test)}
+    for part in parts:
+        x, y = splits_by_part[part]
         key = feature_key(assembled, weights=recipe.weights, preprocess=recipe.preprocess, pooling=pooling,
                           dataset=trial.spec.store_name, split=part, limit=recipe.limit, val_split=recipe.val_split,
                           x=x, y=y, resize=recipe.resize) if store else {}
         features, source = frozen_features(pooled, x, y, key, store, batch_size=recipe.batch_size, in_memory=True,
                                            progress=progress, label=f"{card.name} features ({part})", say=say,
                                            resize=recipe.resize)
-        got[part] = kept(features, x, y)  # without files that failed to decode
+        found[part] = kept(features, x, y)  # without files that failed to decode
         sources.append(source)
-    extract_seconds = time.perf_counter() - start
     if splits.failures_note():
         say(f"{card.name}: {splits.failures_note()}")
+    return found, assembled, pooling, ("miss" if "miss" in sources else "hit") if any(sources) else ""
+
+
+def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) -> RankRow:
+    """Pooled frozen features of the training and validation splits, scored: LogME on the
+    training features, k-NN accuracy and the linear probe's accuracy (its C chosen on them) of
+    the validation features. Raises what building the backbone raises (BadInput for a weights
+    file that does not fit)."""
     start = time.perf_counter()
-    (train, y_train), (val, y_val) = got["train"], got["val"]
+    found, assembled, pooling, source = pooled_features(card, splits, trial, ("train", "val"), progress=progress,
+                                                        say=say)
+    extract_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    (train, y_train), (val, y_val) = found["train"], found["val"]
     score = logme(train, y_train)
     knn = knn_accuracy(train, y_train, val, y_val)
-    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, feature_dim=int(train.shape[1]),
-                   train_images=len(y_train), val_images=len(y_val), skipped_images=splits.skipped_images(),
-                   extract_seconds=extract_seconds,
-                   score_seconds=time.perf_counter() - start, input_size=size, pooling=pooling,
-                   feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None)
+    probe = choose_c(train, y_train, val, y_val)
+    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, linear_probe=probe.val_accuracy,
+                   feature_dim=int(train.shape[1]), train_images=len(y_train), val_images=len(y_val),
+                   skipped_images=splits.skipped_images(), extract_seconds=extract_seconds,
+                   score_seconds=time.perf_counter() - start, input_size=assembled.input_size, pooling=pooling,
+                   feature_store=source or None)

@@ -51,14 +51,14 @@ def rank_trials(trials: list[Trial], data: dict, plan: Plan, console: Console,
 
 def rank(plan: Plan, console: Console, show_progress: bool = True) -> tuple[list[RankRow], int]:
     """``zoo rank``: the planned backbones ranked, the output folder held while rank.json is
-    written. Returns ``(rows best first, exit code)``."""
+    written. Returns ``(rows best first by the plan's --rank-by score, exit code)``."""
     trials = as_rank_trials(plan.trials)
     with ExitStack() as stack:
         if plan.output is not None:
             stack.enter_context(out_files.hold(plan.output, plan.made_output))
         data = load_datasets(trials, console)
         rows, code = rank_trials(trials, data, plan, console, show_progress)
-    return best_first(rows), code
+    return best_first(rows, RANK_BY[plan.rank_by]), code
 
 
 def top_trials(plan: Plan, todo: list[Trial], data: dict, console: Console, show_progress: bool) -> list[Trial]:
