@@ -103,7 +103,7 @@ def test_top_k_fine_tunes_exactly_the_k_best_and_reports_tau(top_two):
     # Two fine-tuned: no tau yet. The third fine-tuned into the same folder: tau over three.
     assert top_two["agreement_before"] == []
     found = {a["score"]: a for a in json.loads((out / "agreement.json").read_text())}
-    assert set(found) == {"logme", "knn_accuracy"}
+    assert set(found) == {"logme", "knn_accuracy", "linear_probe"}
     # Each tau is the one the folder's own files give, counted pair by pair.
     accuracy = {row["backbone"]: row["test_accuracy"] for row in json.loads((out / "results.json").read_text())}
     for score, a in found.items():

@@ -89,7 +89,9 @@ def test_the_report_holds_every_trial_and_each_confusion_matrix_counts_the_test_
     assert sorted(r["attrs"]["data-trial"] for r in body) == sorted(row["trial"] for row in rows)
     for row in rows:
         [cells] = [r["cells"] for r in body if r["attrs"]["data-trial"] == row["trial"]]
-        assert cells[0] == row["backbone"] and cells[4] == f"{row['test_accuracy']:.2%}"
+        # The test accuracy and its 95% Wilson interval over the test images.
+        assert cells[0] == row["backbone"] and cells[4] == \
+            f"{row['test_accuracy']:.2%} ({row['test_accuracy_low']:.1%}-{row['test_accuracy_high']:.1%})".replace("%-", "-", 1)
     matrices = [t for t in page if t["attrs"].get("class") == "confusion"]
     assert sorted(t["attrs"]["data-trial"] for t in matrices) == sorted(row["trial"] for row in rows)
     for table in matrices:
@@ -291,7 +293,7 @@ def test_a_failed_trial_keeps_its_error_in_a_column_of_its_own(run_zoo, cifar, t
     [results] = [t for t in page if t["attrs"].get("id") == "results"]
     header = results["rows"][0]["cells"]
     body = {r["cells"][0]: dict(zip(header, r["cells"])) for r in results["rows"][1:]}
-    assert body["grid-a"]["status"] == "failed" and body["grid-a"]["test acc"] == ""
+    assert body["grid-a"]["status"] == "failed" and body["grid-a"]["test acc (95% CI)"] == ""
     assert body["grid-a"]["error"] == error
     assert body["tiny"]["error"] == "" and body["tiny"]["features"] in ("computed", "read from store")
     # The terminal table too: the error in its own column, the figures as dashes.

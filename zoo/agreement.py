@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .formatting import num
 from .rows import RANK_BY, Status
+from .stats import bootstrap_interval
 
 MIN_FOR_TAU = 3  # backbones with both a score and a test accuracy before tau means anything
 
@@ -14,7 +15,9 @@ def agreement(rank_rows, result_rows) -> list[dict]:
     mean fine-tuned test accuracy over seeds, where at least ``MIN_FOR_TAU`` backbones have both.
 
     ``rank_rows`` are RankRows; ``result_rows`` are result rows as dicts. Each entry found is
-    ``{dataset, score, n, kendall_tau, kendall_p, weighted_tau, backbones}``.
+    ``{dataset, score, n, kendall_tau, kendall_tau_low, kendall_tau_high, kendall_p, weighted_tau,
+    backbones}``, where low and high are tau's 95% percentile bootstrap interval over backbones
+    resampled with replacement (zoo.stats.bootstrap_interval).
     """
     from scipy.stats import kendalltau, weightedtau
 
@@ -38,14 +41,24 @@ def agreement(rank_rows, result_rows) -> list[dict]:
             x = [scores[b] for b in common]
             y = [sum(accuracies[b]) / len(accuracies[b]) for b in common]
             tau = kendalltau(x, y)
+            # With few backbones a tau means little: its 95% interval, backbones resampled.
+            low, high = bootstrap_interval(lambda a, b: kendalltau(a, b).statistic, x, y)
             found.append({"dataset": dataset, "score": score, "n": len(common), "kendall_tau": float(tau.statistic),
+                          "kendall_tau_low": low, "kendall_tau_high": high,
                           "kendall_p": float(tau.pvalue), "weighted_tau": float(weightedtau(x, y).statistic),
                           "backbones": common})
     return found
 
 
 def agreement_caption(found: list[dict]) -> str:
-    """``LogME vs test accuracy (cifar10, 5 backbones): Kendall tau 0.60, weighted tau 0.71``."""
-    names = {"logme": "LogME", "knn_accuracy": "k-NN"}
+    """``LogME vs test accuracy (cifar10, 5 backbones): Kendall tau 0.60 (95% CI -0.20 to 1.00),
+    weighted tau 0.71``."""
+    names = {"logme": "LogME", "knn_accuracy": "k-NN", "linear_probe": "linear probe"}
     return "; ".join(f"{names[a['score']]} vs test accuracy ({a['dataset']}, {a['n']} backbones): Kendall tau "
-                     f"{num(a['kendall_tau'], '.2f')}, weighted tau {num(a['weighted_tau'], '.2f')}" for a in found)
+                     f"{num(a['kendall_tau'], '.2f')}{_interval(a)}, weighted tau {num(a['weighted_tau'], '.2f')}"
+                     for a in found)
+
+
+def _interval(found: dict) -> str:
+    low, high = found.get("kendall_tau_low"), found.get("kendall_tau_high")
+    return "" if low is None or low != low else f" (95% CI {low:.2f} to {high:.2f})"

@@ -9,7 +9,7 @@ the results written after every trial.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console
 
@@ -22,7 +22,9 @@ from .plan import Plan
 from .ranking import top_trials
 from .registry import get_backbone
 from .rows import Status, TrialRow
-from .run_folder import earlier_run, model_intact, read_confusions, write_results, write_skipped
+from .run_folder import (earlier_run, model_intact, read_confusions, read_predictions, read_tuning, write_predictions,
+                         write_results, write_skipped)
+from .significance import with_significance
 from .selection import plan_line
 from .trials import Trial, trial_labels
 
@@ -31,6 +33,7 @@ from .trials import Trial, trial_labels
 class Outcome:
     rows: list[TrialRow]
     code: int  # the exit code: 0, 1 (a trial failed, a file not written), 2 (bad input), 130 (Ctrl-C)
+    predictions: dict = field(default_factory=dict)  # trial key -> predictions.csv's columns
 
 
 def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Outcome:
@@ -101,6 +104,8 @@ def _say_plan(todo: list[Trial], data: dict, console: Console) -> None:
 def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     earlier, histories = earlier_run(plan.output) if plan.resume else ([], {})
     confusions = read_confusions(plan.output) if plan.resume else {}
+    predictions = read_predictions(plan.output, earlier) if plan.resume else {}
+    tuning = read_tuning(plan.output) if plan.resume else {}
     done = _done(plan, earlier, console.print) if plan.resume else set()
     todo = [t for t in plan.trials if t.key not in done]
     # Every earlier row stays (other seeds, datasets or backbones too); one run again stays until
@@ -118,6 +123,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         _say_plan(todo, data, console)
     labels = trial_labels((t.key, t.backbone, t.dataset, t.seed) for t in plan.trials)
     finished = set()  # this run's trials, whose models --save-models best may remove
+    unwritten = {}  # trial key -> its row, whose predictions.csv is still to write
 
     def record(trial, result):
         finished.add(trial.key)
@@ -125,6 +131,12 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         rows.append(result.row)
         histories[trial.key] = result.history
         confusions[trial.key] = result.confusion
+        predictions[trial.key] = result.predictions
+        tuning.pop(trial.key, None)
+        if result.tuning:
+            tuning[trial.key] = result.tuning
+        if result.predictions:
+            unwritten[trial.key] = result.row
 
     def on_interrupted(trials):
         # The trials that had started and not reported get a failed row, unless an earlier
@@ -137,7 +149,11 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         beaten = []
         if plan.save_models == "best":  # of this run's models, those beaten: rows first, files after
             beaten = out_files.best_models_only([*rows, *replaced.values()], finished)
-        write_results([*rows, *replaced.values()], histories, plan.output, confusions, plan.command)
+        for key, row in list(unwritten.items()):  # before the rows that point to them
+            write_predictions(plan.output, row, predictions[key])
+            del unwritten[key]
+        write_results(with_significance([*rows, *replaced.values()], predictions), histories, plan.output,
+                      confusions, plan.command, tuning, predictions, data)
         write_skipped(data, plan.output)
         for model in beaten:
             (plan.output / model).unlink(missing_ok=True)
@@ -149,6 +165,6 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
     except KeyboardInterrupt:
         if plan.output is not None and out_files.earlier_results(plan.output):
             console.print(f"Interrupted: results so far are in {plan.output}/")
-        return Outcome([*rows, *replaced.values()], 130)
-    return Outcome(rows, code)
+        return Outcome(with_significance([*rows, *replaced.values()], predictions), 130, predictions)
+    return Outcome(with_significance(rows, predictions), code, predictions)
 

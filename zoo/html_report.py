@@ -12,13 +12,15 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .agreement import agreement_caption
-from .formatting import num
+from .formatting import is_empty, num
 from .output import write_text
-from .report import caption, curve_labels, features_said, summary_frame
+from .mistakes import confusion_differences, thumbnail, top_losses
+from .report import (accuracy_with_interval, caption, curve_labels, features_said, summary_frame, verdict,
+                     versus_best)
 from .rows import Status, best_first
 
-RESULT_COLUMNS = ("backbone", "dataset", "seed", "status", "test acc", "best val acc", "params", "trainable",
-                  "train ms/step", "infer img/s", "fit s", "features", "model", "error")
+RESULT_COLUMNS = ("backbone", "dataset", "seed", "status", "test acc (95% CI)", "vs best", "best val acc", "params",
+                  "trainable", "train ms/step", "infer img/s", "fit s", "features", "model", "error")
 
 
 def _result_cells(row: dict) -> list[str]:
@@ -26,7 +28,7 @@ def _result_cells(row: dict) -> list[str]:
     if get("status") != Status.OK:  # the figures empty, the error in its own column
         return [get("backbone"), get("dataset"), str(get("seed")), "failed", *[""] * (len(RESULT_COLUMNS) - 5),
                 get("error") or ""]
-    return [get("backbone"), get("dataset"), str(get("seed")), "ok", num(get("test_accuracy"), ".2%", ""),
+    return [get("backbone"), get("dataset"), str(get("seed")), "ok", accuracy_with_interval(row), versus_best(row),
             num(get("best_val_accuracy"), ".2%", ""), num(get("total_params"), ",", ""), num(get("trainable_params"), ",", ""),
             num(get("train_step_ms"), ".1f", ""), num(get("infer_images_per_s"), ",.0f", ""), num(get("fit_seconds"), ".1f", ""),
             features_said(get("feature_store"), get("feature_cache")), get("model") or "not kept", get("error") or ""]
@@ -42,6 +44,10 @@ def _matrix(key: str, label: str, found: dict) -> dict:
             "total": sum(map(sum, matrix)), "peak": max(max(map(max, matrix), default=0), 1)}
 
 
+def _interval(low, high) -> str:
+    return "" if is_empty(low) else f"{num(low, '.1%', '')} to {num(high, '.1%', '')}"
+
+
 def _embedded(path: Path) -> str | None:
     return base64.b64encode(path.read_bytes()).decode() if path.is_file() else None
 
@@ -54,11 +60,45 @@ def _environment(rows: list[dict], command: str) -> list[tuple[str, str]]:
             ("numpy", version("numpy"))]
 
 
+def _best_two(rows: list[dict]) -> dict[str, list[dict]]:
+    """Per dataset, its two most accurate finished trials of the first seed (one, or none)."""
+    found: dict[str, list[dict]] = {}
+    for row in rows:  # best first
+        if row.get("status") == Status.OK and row.get("test_accuracy") is not None:
+            chosen = found.setdefault(row["dataset"], [])
+            if len(chosen) < 2 and (not chosen or chosen[0]["seed"] == row["seed"]):
+                chosen.append(row)
+    return found
+
+
+def _mistakes(rows: list[dict], confusions: dict, predictions: dict, images) -> list[dict]:
+    """Per dataset: the best trial's most confident mistakes (with thumbnails where the images are
+    at hand, ``images``: dataset text -> its data), and the confusions that differ most between it
+    and the second best."""
+    sections = []
+    for dataset, (best, *rest) in _best_two(rows).items():
+        found = predictions.get(best.get("trial"))
+        if not found:
+            continue
+        data = (images or {}).get(dataset)
+        losses = [{**loss, "confidence": num(float(loss["confidence"]), ".1%", ""),
+                   "image": None if data is None else thumbnail(data, int(loss["index"]))}
+                  for loss in top_losses(found)]
+        second = rest[0] if rest else None
+        pairs = confusion_differences(confusions.get(best.get("trial")) or {"classes": [], "matrix": []},
+                                      confusions.get(second.get("trial")) or {"classes": [], "matrix": []}) \
+            if second else []
+        sections.append({"dataset": dataset, "best": best["backbone"], "second": second and second["backbone"],
+                         "losses": losses, "pairs": pairs})
+    return sections
+
+
 def write_report(folder: Path, rows: list[dict], confusions: dict, command: str = "", ranked=(),
-                 agreement=()) -> None:
+                 agreement=(), predictions: dict | None = None, images=None) -> None:
     """``folder``/report.html from the rows (dicts), the confusion matrices by trial key, zoo
-    rank's rows and their agreement with the rows (zoo.ranking), and the plots already in
-    ``folder`` (curves.png, tradeoff.png)."""
+    rank's rows and their agreement with the rows (zoo.ranking), the plots already in ``folder``
+    (curves.png, tradeoff.png), and each trial's test predictions by key (``predictions``) with
+    the datasets' images (``images``: dataset text -> ImageData or ImageFiles) for the mistakes."""
     import jinja2
 
     labels = curve_labels(rows)
@@ -73,21 +113,26 @@ def write_report(folder: Path, rows: list[dict], confusions: dict, command: str 
                              undefined=jinja2.StrictUndefined)
     page = env.get_template("report.html").render(
         title=", ".join(dict.fromkeys(r["dataset"] for r in rows)) or "no trials",
-        caption=caption(rows), notes=None,
-        result_columns=RESULT_COLUMNS[:width], text_columns={0, 1, 3, 11, 12}, error_column=len(RESULT_COLUMNS) - 1,
+        caption=caption(rows), notes=verdict(rows) or None,
+        result_columns=RESULT_COLUMNS[:width], text_columns={0, 1, 3, 5, 12, 13}, error_column=len(RESULT_COLUMNS) - 1,
         results=[{"status": r["status"], "trial": r.get("trial") or "", "cells": _result_cells(r)[:width]}
                  for r in ordered],
-        summary_columns=["backbone", "dataset", "options", "n", "test acc mean", "test acc std", "train ms mean"],
+        summary_columns=["backbone", "dataset", "options", "n", "test acc mean", "95% t-interval", "test acc std",
+                         "train ms mean"],
         summary=None if summary is None else [
             [s["backbone"], s["dataset"], s["options"], str(s["n"]), num(s["test_accuracy_mean"], ".2%", ""),
+             _interval(s["test_accuracy_ci_low"], s["test_accuracy_ci_high"]),
              num(s["test_accuracy_std"], ".2%", ""), num(s["train_step_ms_mean"], ".1f", "")]
             for s in summary.to_dict("records")],
-        ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "feature dim", "extract s", "features"],
-        ranking=[[r.backbone, r.dataset, num(r.logme, ".3f", ""), num(r.knn_accuracy, ".1%", ""), num(r.feature_dim, ",", ""),
+        ranking_columns=["backbone", "dataset", "LogME", "k-NN acc", "linear probe", "feature dim", "extract s",
+                         "features"],
+        ranking=[[r.backbone, r.dataset, num(r.logme, ".3f", ""), num(r.knn_accuracy, ".1%", ""),
+                  num(r.linear_probe, ".1%", ""), num(r.feature_dim, ",", ""),
                   num(r.extract_seconds, ".1f", ""), features_said(r.feature_store)] for r in ranked if r.status == Status.OK],
         agreement=agreement_caption(list(agreement)),
         plots=plots,
         matrices=[_matrix(r["trial"], labels.get(r["trial"], r["backbone"]), confusions[r["trial"]])
                   for r in ordered if r["status"] == Status.OK and confusions.get(r.get("trial"))],
+        mistakes=_mistakes(ordered, confusions, predictions or {}, images),
         environment=_environment(rows, command))
     write_text(folder / "report.html", page)

@@ -10,13 +10,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from .formatting import is_empty, num
+from .stats import t_interval
 from .rows import Status, TrialRow, frame
-from .trials import trial_labels
+from .trials import PREDICTION_COLUMNS, trial_labels
 
 
 def results_frame(rows) -> pd.DataFrame:
     """The rows (``TrialRow`` or dicts) as a DataFrame of typed columns, best test accuracy on top."""
     return frame(rows).sort_values("test_accuracy", ascending=False, na_position="last", kind="stable")
+
+
+def predictions_frame(predictions: dict[str, dict]) -> pd.DataFrame:
+    """Every trial's test predictions in one frame: ``trial`` (its key), then predictions.csv's
+    columns (zoo.trials.PREDICTION_COLUMNS)."""
+    frames = [pd.DataFrame(found, columns=PREDICTION_COLUMNS).assign(trial=key)
+              for key, found in predictions.items() if found]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*PREDICTION_COLUMNS, "trial"])
+    return frame[["trial", *PREDICTION_COLUMNS]]
 
 
 def as_dicts(rows) -> list[dict]:
@@ -60,16 +70,21 @@ def _with_options(rows: list[dict]) -> list[dict]:
 def summary_frame(rows: list[dict]) -> pd.DataFrame:
     """Per backbone, dataset and options, over seeds: n, and mean, std, min and max of each
     summarised column (finished trials only; std is the sample standard deviation, empty for
-    n = 1). ``options`` is "" unless trials of one dataset ran under different options."""
+    n = 1), and the 95% t-interval of the mean test accuracy (``test_accuracy_ci_low/high``). ``options`` is "" unless trials of one dataset ran under different options."""
     return _summarise(_with_options(as_dicts(rows)))
 
 
 def _summarise(labelled: list[dict]) -> pd.DataFrame:
     ok = [row for row in labelled if row.get("status") == Status.OK]
     frame = pd.DataFrame(ok, columns=[*SUMMARY_KEYS, *SUMMARISED])
-    stats = frame.groupby(SUMMARY_KEYS, sort=False)[list(SUMMARISED)].agg(["mean", "std", "min", "max"])
+    groups = frame.groupby(SUMMARY_KEYS, sort=False)
+    stats = groups[list(SUMMARISED)].agg(["mean", "std", "min", "max"])
     stats.columns = [f"{column}_{stat}" for column, stat in stats.columns]
-    stats.insert(0, "n", frame.groupby(SUMMARY_KEYS, sort=False).size())
+    stats.insert(0, "n", groups.size())
+    # The mean's 95% t-interval over seeds (empty for one seed): where the mean of more seeds would fall.
+    intervals = groups["test_accuracy"].agg(lambda values: t_interval(values.dropna()))
+    stats["test_accuracy_ci_low"] = [low for low, _ in intervals]
+    stats["test_accuracy_ci_high"] = [high for _, high in intervals]
     return stats.reset_index().sort_values("test_accuracy_mean", ascending=False, kind="stable")
 
 
@@ -110,16 +125,60 @@ def _trainable(row) -> str:
     return f"{first} then {num(int(second), ',')}"
 
 
-def _spread(mean, std, low, high, fmt, scale=1.0) -> str:
+def _spread(mean, std, low, high, fmt, scale=1.0, interval=None) -> str:
     if is_empty(mean):
         return "-"
     text = format(mean * scale, fmt)
     if not is_empty(std):
         text += f" ± {format(std * scale, fmt)} ({format(low * scale, fmt)}-{format(high * scale, fmt)})"
+    if interval is not None and not is_empty(interval[0]):
+        text += f" [{format(interval[0] * scale, fmt)}-{format(interval[1] * scale, fmt)}]"
     return text
 
 
-def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) over seeds",
+def accuracy_with_interval(row) -> str:
+    """``53.50% (50.4-56.6)``: the test accuracy and its 95% Wilson interval over the test images."""
+    text = num(row.get("test_accuracy"), ".2%", "")
+    low, high = row.get("test_accuracy_low"), row.get("test_accuracy_high")
+    return text if is_empty(low) or is_empty(high) else f"{text} ({low:.1%}-{high:.1%})".replace("%-", "-", 1)
+
+
+def versus_best(row) -> str:
+    """How a row stands against the best of its dataset and seed: ``best``, ``tied (p 0.41)`` or
+    ``worse (p 0.003)`` (exact McNemar, Holm-corrected); "" where it was not tested."""
+    tied, p = row.get("tied_with_best"), row.get("p_vs_best")
+    if is_empty(tied):
+        return ""
+    if is_empty(p):
+        return "best"
+    return f"{'tied' if tied else 'worse'} (p {p:.2g})"
+
+
+def verdict(rows: list[dict]) -> str:
+    """What the table must not hide: per dataset and seed, the backbones tied with the best (no
+    single winner), and any backbone no better than always predicting the largest class."""
+    lines, groups = [], {}
+    for row in rows:
+        if row.get("status") == Status.OK and row.get("tied_with_best") is True:
+            groups.setdefault((row["dataset"], row["seed"]), []).append(row)
+    several = len({seed for _, seed in groups}) > 1
+    for (dataset, seed), tied in groups.items():
+        if len(tied) > 1:
+            names = ", ".join(r["backbone"] for r in sorted(tied, key=lambda r: -(r.get("test_accuracy") or 0)))
+            where = f"{dataset}{f' seed {seed}' if several else ''}"
+            lines.append(f"No single winner on {where}: {names} are tied (none is significantly worse than the "
+                         "best on the same test images: exact McNemar, Holm-corrected, 5%).")
+    for row in rows:
+        majority, accuracy = row.get("majority_accuracy"), row.get("test_accuracy")
+        if row.get("status") == Status.OK and not is_empty(majority) and not is_empty(accuracy) and accuracy <= majority + 1e-6:
+            lines.append(f"Warning: {row['backbone']} ({row['dataset']}) does no better than always predicting the "
+                         f"largest class ({majority:.1%}); its balanced accuracy is "
+                         f"{num(row.get('balanced_accuracy'), '.1%')}.")
+    return "\n".join(lines)
+
+
+def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard deviation (min-max) [95% t-interval of "
+                  "the mean] over seeds",
                   note: str = ""):
     """The grid summarised per backbone and dataset (and options, where they differ); trials
     that failed are counted apart."""
@@ -140,7 +199,8 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
         n_failed = int(failed_counts.get(tuple(row[k] for k in SUMMARY_KEYS), 0))
         table.add_row(escape(row["backbone"]), escape(row["dataset"]), *([escape(row["options"])] if show_options else []),
                       str(row["n"]),
-                      _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100),
+                      _spread(*(row[f"test_accuracy_{s}"] for s in ("mean", "std", "min", "max")), ".1f", 100,
+                              (row["test_accuracy_ci_low"], row["test_accuracy_ci_high"])),
                       _spread(*(row[f"train_step_ms_{s}"] for s in ("mean", "std", "min", "max")), ".1f"),
                       num(row["fit_seconds_mean"], ".1f"), str(n_failed) if n_failed else "-", *no_error)
     finished = set(summary[SUMMARY_KEYS].itertuples(index=False, name=None))
@@ -154,9 +214,24 @@ def summary_table(rows: list[dict], title: str = "zoo compare: mean ± standard 
 
 
 def _recipe(row) -> str:
+    """The protocol in words: what the caption says of a dataset's trials."""
+    try:
+        given = json.loads(row["recipe"]) if isinstance(row.get("recipe"), str) else {}
+    except ValueError:
+        given = {}
+    if given.get("protocol") == "linear-probe":
+        return (f"weights {row.get('weights', '')}, linear probe (logistic regression on pooled frozen features, "
+                "C chosen per backbone on validation)")
     stage_two = f" + {row['finetune_epochs']} fine-tuning" if row.get("finetune_epochs") else ""
+    lr = f"lr {row.get('lr', '')}"
+    lists = {name: given[name] for name in ("lr", "dropout") if isinstance(given.get(name), list)}
+    if given.get("tune"):
+        lr = f"lr and dropout chosen per backbone on validation from {given['tune']} Optuna (TPE) candidates"
+    elif lists:
+        lr = " and ".join(f"{name} chosen per backbone on validation from {', '.join(f'{v:g}' for v in values)}"
+                          for name, values in lists.items())
     return (f"weights {row.get('weights', '')}, head {row.get('head', '')}, {row.get('optimizer', '')} "
-            f"lr {row.get('lr', '')}, {row.get('epochs', '')}{stage_two} epochs, batch {row.get('batch_size', '')}")
+            f"{lr}, {row.get('epochs', '')}{stage_two} epochs, batch {row.get('batch_size', '')}")
 
 
 def caption(rows: list[dict]) -> str:
@@ -199,14 +274,22 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
     records = results_frame(rows).to_dict("records")
     options = option_labels(records)
     show_options = any(options)  # a resumed folder holding runs under other options
-    notes = "\n".join(filter(None, (timing_note(rows), note)))
+    notes = "\n".join(filter(None, (verdict(records), timing_note(rows), note)))
     table = Table(title=title, caption=escape(caption(rows) + (f"\n{notes}" if notes else "")))
+    ok = [row for row in records if row["status"] == Status.OK]
+    extra = {  # columns shown only where they say something
+        "vs best": any(not is_empty(row.get("tied_with_best")) for row in ok) and len(ok) > 1,
+        "bal acc": any(not is_empty(row.get("balanced_accuracy"))
+                       and abs(row["balanced_accuracy"] - row["test_accuracy"]) >= 0.005 for row in ok),
+        "lr": len({row.get("lr") for row in ok}) > 1 or len({row.get("dropout") for row in ok}) > 1,
+        "C": any(not is_empty(row.get("C")) for row in ok)}
     table.add_column("backbone")
     if show_options:
         table.add_column("options")
-    for column in ("input", "test acc", "best val acc", "params", "trainable", "non-trainable",
-                   "train ms/step", "infer img/s", "fit s"):
-        table.add_column(column, justify="right")
+    columns = ["input", "test acc (95% CI)", *[c for c in ("vs best", "bal acc", "lr", "C") if extra[c]],
+               "best val acc", "params", "trainable", "non-trainable", "train ms/step", "infer img/s", "fit s"]
+    for column in columns:
+        table.add_column({"lr": "lr / dropout"}.get(column, column), justify="right")
     table.add_column("feature cache")
     show_errors = any(row.get("error") for row in records)
     if show_errors:  # a column of its own, wrapped: an error never widens or shifts the figures
@@ -215,13 +298,17 @@ def results_table(rows: list[dict], title: str = "zoo compare", note: str = "") 
         first = [escape(row["backbone"]), *([escape(label)] if show_options else [])]
         error = [_error(row)] if show_errors else []
         if row["status"] != Status.OK:
-            table.add_row(*first, *["-"] * 10, *error)
+            table.add_row(*first, *["-"] * (len(columns) + 1), *error)
             continue
-        table.add_row(*first, _input(row), num(row["test_accuracy"], ".2%"),
+        shown = {"vs best": versus_best(row), "bal acc": num(row.get("balanced_accuracy"), ".1%"),
+                 "lr": f"{num(row.get('lr'), 'g')} / {num(row.get('dropout'), 'g')}" if not is_empty(row.get("lr")) else "-",
+                 "C": num(row.get("C"), ".3g")}
+        table.add_row(*first, _input(row), accuracy_with_interval(row),
+                      *[shown[c] for c in ("vs best", "bal acc", "lr", "C") if extra[c]],
                       num(row["best_val_accuracy"], ".2%"), num(row["total_params"], ","),
                       _trainable(row), num(row["non_trainable_params"], ","),
                       num(row["train_step_ms"], ".1f"), num(row["infer_images_per_s"], ",.0f"),
-                      num(row["fit_seconds"], ".1f"), escape(row["feature_cache"]), *error)
+                      num(row["fit_seconds"], ".1f"), escape(str(row["feature_cache"])), *error)
     return table
 
 
@@ -247,19 +334,19 @@ def rank_table(rows, note: str = "") -> Table:
     ok = [r for r in rows if r.status == Status.OK]
     first = ok[0] if ok else None
     said = (f"{', '.join(dict.fromkeys(r.dataset for r in rows))}, weights {first.weights}, pooled features "
-            f"of the training split (k-NN: on the validation split) | device: {first.device} | Keras "
+            f"of the training split (k-NN and the linear probe: on the validation split) | device: {first.device} | Keras "
             f"{first.keras_version}, backend {first.backend}") if first else "no backbone was ranked"
     table = Table(title="zoo rank: frozen features scored, nothing trained",
                   caption=escape(said + (f"\n{note}" if note else "")))
-    for column in ("backbone", "dataset", "LogME", "k-NN acc", "feature dim", "pooling", "input", "extract s", "score s",
-                   "features"):
+    for column in ("backbone", "dataset", "LogME", "k-NN acc", "linear probe", "feature dim", "pooling", "input",
+                   "extract s", "score s", "features"):
         table.add_column(column, justify="left" if column in ("backbone", "dataset", "pooling", "features") else "right")
     for row in rows:
         if row.status != Status.OK:
             table.add_row(escape(row.backbone), escape(row.dataset), f"[red]failed: {escape(str(row.error))}[/]")
             continue
         table.add_row(escape(row.backbone), escape(row.dataset), num(row.logme, ".3f"), num(row.knn_accuracy, ".1%"),
-                      num(row.feature_dim, ","), escape(str(row.pooling)), num(row.input_size, "d"),
+                      num(row.linear_probe, ".1%"), num(row.feature_dim, ","), escape(str(row.pooling)), num(row.input_size, "d"),
                       num(row.extract_seconds, ".1f"),
                       num(row.score_seconds, ".2f"), features_said(row.feature_store))
     return table

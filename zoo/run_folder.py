@@ -5,7 +5,9 @@ raises ``zoo.output.WriteError``.
 - results.json/.csv, summary.json/.csv, histories.json, confusion.json, per_class.csv,
   curves.png, tradeoff.png and report.html (``write_results``);
 - rank.json/.csv (``write_rank``), and agreement.json wherever both kinds of rows meet;
-- skipped_images.csv, the files of a folder that are not readable images (``write_skipped``).
+- skipped_images.csv, the files of a folder that are not readable images (``write_skipped``);
+- TRIAL/predictions.csv, each trial's test predictions (``write_predictions``), and tuning.csv,
+  every candidate's validation accuracy where --lr/--dropout lists or --tune gave several.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from .output import finite, write_text
 from .plots import plot_curves, plot_tradeoff
 from .report import as_dicts, curve_labels, per_class_frame, results_frame, summary_frame
 from .rows import RankRow, Status, TrialRow, best_first
+from .trials import PREDICTION_COLUMNS, trial_slug
+from .tuning import TUNING_COLUMNS
 
 
 def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
@@ -33,10 +37,11 @@ def _write_frame(frame: pd.DataFrame, folder: Path, stem: str) -> None:
 
 
 def write_results(rows, histories: dict[str, dict], folder: Path, confusions: dict | None = None,
-                  command: str = "") -> None:
+                  command: str = "", tuning: dict | None = None, predictions: dict | None = None,
+                  images=None) -> None:
     """results.json/.csv (one row per trial), summary.json/.csv (over seeds), histories.json
     (per-epoch curves by trial key, for --resume), confusion.json and per_class.csv (on the
-    test split), curves.png, tradeoff.png, agreement.json (with rank scores in the folder) and
+    test split), tuning.csv (``tuning``: candidates by trial key), curves.png, tradeoff.png, agreement.json (with rank scores in the folder) and
     report.html in ``folder`` (rewritten each time, each file whole or not at all). The plots
     are drawn once there is something to draw. A file that cannot be written raises
     ``zoo.output.WriteError``."""
@@ -49,6 +54,7 @@ def write_results(rows, histories: dict[str, dict], folder: Path, confusions: di
     write_text(folder / "histories.json", json.dumps(finite(histories), allow_nan=False) + "\n")
     write_text(folder / "confusion.json", json.dumps(confusions) + "\n")
     write_text(folder / "per_class.csv", per_class_frame(rows, confusions).to_csv(index=False))
+    write_tuning(folder, tuning or {})
     labels = curve_labels(rows)
     if any(histories.values()):
         plot_curves({labels.get(key, key): history for key, history in histories.items() if history},
@@ -57,7 +63,52 @@ def write_results(rows, histories: dict[str, dict], folder: Path, confusions: di
         plot_tradeoff(frame, folder / "tradeoff.png")
     ranked = read_rank(folder)  # zoo rank's scores, when the folder has them
     found = write_agreement(folder, ranked, rows)  # how well they ranked the fine-tuned backbones
-    write_report(folder, rows, confusions, command, ranked, found)
+    write_report(folder, rows, confusions, command, ranked, found, predictions or {}, images)
+
+
+def predictions_path(folder: Path, row) -> Path:
+    """Where a trial's predictions.csv goes: its own folder, ``TRIAL/`` under the run's."""
+    return Path(folder) / trial_slug(row.backbone, row.dataset, row.seed) / "predictions.csv"
+
+
+def write_predictions(folder: Path, row, predictions: dict) -> None:
+    """``TRIAL/predictions.csv`` (PREDICTION_COLUMNS) of one finished trial's test predictions."""
+    path = predictions_path(folder, row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, pd.DataFrame(predictions, columns=PREDICTION_COLUMNS).to_csv(index=False))
+
+
+def read_predictions(folder: Path, rows) -> dict[str, dict]:
+    """The predictions an earlier run left for ``rows`` (by trial key), as ``write_predictions``
+    wrote them; a row whose file is missing or not zoo's has none."""
+    found = {}
+    for row in rows:
+        try:
+            frame = pd.read_csv(predictions_path(folder, row), keep_default_na=False, dtype={"label": str, "predicted": str})
+            found[row.trial] = {column: frame[column].tolist() for column in PREDICTION_COLUMNS}
+        except (OSError, ValueError, KeyError):
+            continue
+    return found
+
+
+def write_tuning(folder: Path, tuning: dict[str, list]) -> None:
+    """tuning.csv: every candidate each tuned trial tried (TUNING_COLUMNS), when any was tuned."""
+    records = [candidate for tried in tuning.values() for candidate in tried]
+    if records:
+        write_text(Path(folder) / "tuning.csv", pd.DataFrame(records, columns=TUNING_COLUMNS).to_csv(index=False))
+
+
+def read_tuning(folder: Path) -> dict[str, list]:
+    """tuning.csv's candidates by trial key (none when there is no such file, or it is not zoo's)."""
+    try:
+        frame = pd.read_csv(Path(folder) / "tuning.csv")
+        records = frame[TUNING_COLUMNS].to_dict("records")
+    except (OSError, ValueError, KeyError):
+        return {}
+    found: dict[str, list] = {}
+    for record in records:
+        found.setdefault(f"{record['backbone']}|{record['dataset']}|seed {record['seed']}", []).append(record)
+    return found
 
 
 def read_rank(folder: Path) -> list[RankRow]:
