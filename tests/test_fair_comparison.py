@@ -1,0 +1,312 @@
+"""A comparison a user can trust: a learning rate chosen per backbone on validation, the linear
+probe, intervals and ties, and the test images each backbone got wrong (issue 23)."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binomtest
+
+import zoo
+from zoo.stats import holm, t_interval, wilson_interval
+from zoo.tuning import TUNING_COLUMNS
+
+from .conftest import TINY_PLUGIN, invoke_zoo, registered, shared_store
+from .dataset_files import write_image_folder
+
+pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
+QUICK = ("--weights", "none", "--epochs", "2", "--batch-size", "16", "--optimizer", "adam")
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory):
+    """Two classes whose test folders are swapped: what validation (a part of train) rewards, the
+    test split punishes. A rate that learns does well on validation and badly on test; a rate too
+    small to learn anything does the opposite."""
+    root = tmp_path_factory.mktemp("swapped")
+    write_image_folder(root, classes=("a", "b"), per_class=24, size=(16, 16), splits=True)
+    (root / "test" / "a").rename(root / "test" / "tmp")
+    (root / "test" / "b").rename(root / "test" / "a")
+    (root / "test" / "tmp").rename(root / "test" / "b")
+    return f"folder:{root}"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Four classes of PNGs, train and test folders."""
+    root = tmp_path_factory.mktemp("photos")
+    write_image_folder(root, classes=("cat", "dog", "fox", "owl"), per_class=16, size=(16, 16), splits=True)
+    return f"folder:{root}"
+
+
+def compare(dataset, out, *args, check=0, tmp_path_factory=None):
+    env = {"ZOO_CACHE": str(shared_store(tmp_path_factory))} if tmp_path_factory else None
+    return invoke_zoo("--plugin", TINY_PLUGIN, "compare", *args, "--dataset", dataset, *QUICK, "--output", out,
+                      check=check, env=env)
+
+
+@pytest.fixture(scope="module")
+def tuned(swapped, tmp_path_factory):
+    """tiny with two rates on the swapped folder: 1e-7 learns nothing, 3e-2 learns the classes."""
+    out = tmp_path_factory.mktemp("tuned")
+    compare(swapped, out, "tiny", "--lr", "1e-7,3e-2", tmp_path_factory=tmp_path_factory)
+    return out
+
+
+def test_a_list_of_rates_chooses_on_validation_never_on_test(tuned, swapped, tmp_path):
+    row = json.loads((tuned / "results.json").read_text())[0]
+    tuning = pd.read_csv(tuned / "tuning.csv")
+    by_lr = tuning.set_index("lr")
+    assert by_lr.loc[3e-2, "val_accuracy"] > by_lr.loc[1e-7, "val_accuracy"]
+    assert row["lr"] == 3e-2 and by_lr.loc[3e-2, "chosen"] and not by_lr.loc[1e-7, "chosen"]
+    # The rate that learns is the worse one on this test split: the rate alone shows it.
+    alone = tmp_path / "alone"
+    compare(swapped, alone, "tiny", "--lr", "1e-7")
+    untrained = json.loads((alone / "results.json").read_text())[0]
+    assert untrained["test_accuracy"] > row["test_accuracy"], "choosing on test would have picked 1e-7"
+    assert row["best_val_accuracy"] == pytest.approx(by_lr.loc[3e-2, "val_accuracy"])
+
+
+def test_the_rate_chosen_is_in_the_row_and_said_in_the_caption(tuned):
+    frame = pd.read_csv(tuned / "results.csv")
+    assert frame.loc[0, "lr"] == 3e-2 and frame.loc[0, "dropout"] == 0.5
+    page = (tuned / "report.html").read_text()
+    assert "lr chosen per backbone on validation from 1e-07, 0.03" in page
+
+
+def test_tuning_csv_has_every_candidate(photos, tmp_path):
+    out = tmp_path / "run"
+    compare(photos, out, "tiny", "--lr", "1e-3,1e-2", "--dropout", "0.2,0.5")
+    tuning = pd.read_csv(out / "tuning.csv")
+    assert list(tuning.columns) == TUNING_COLUMNS
+    assert sorted(zip(tuning["lr"], tuning["dropout"])) == [(1e-3, 0.2), (1e-3, 0.5), (1e-2, 0.2), (1e-2, 0.5)]
+    assert tuning["chosen"].sum() == 1
+    chosen = tuning[tuning["chosen"]].iloc[0]
+    assert chosen["val_accuracy"] == tuning["val_accuracy"].max()
+    row = json.loads((out / "results.json").read_text())[0]
+    assert (row["lr"], row["dropout"]) == (chosen["lr"], chosen["dropout"])
+
+
+def test_a_candidate_trains_as_it_would_alone(photos, tmp_path):
+    """Each candidate starts from the same weights and draws the same random numbers as a run of
+    that rate alone: the list's row is the chosen rate's own result."""
+    listed, alone = tmp_path / "listed", tmp_path / "alone"
+    compare(photos, listed, "tiny", "--lr", "1e-2,1e-3")
+    row = json.loads((listed / "results.json").read_text())[0]
+    compare(photos, alone, "tiny", "--lr", str(row["lr"]))
+    single = json.loads((alone / "results.json").read_text())[0]
+    assert row["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=1e-6)
+    assert row["best_val_accuracy"] == pytest.approx(single["best_val_accuracy"], abs=1e-6)
+
+
+def test_tune_draws_n_candidates_with_optuna(photos, tmp_path):
+    out = tmp_path / "run"
+    compare(photos, out, "tiny", "--tune", "3")
+    tuning = pd.read_csv(out / "tuning.csv")
+    assert len(tuning) == 3 and tuning["chosen"].sum() == 1
+    assert tuning["lr"].between(1e-5, 1e-1).all() and tuning["dropout"].between(0, 0.7).all()
+    assert len(set(tuning["lr"])) == 3
+    assert "3 Optuna (TPE) candidates" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--lr", "1e-3,x"), "--lr"),
+    (("--lr", "1e-3,,1e-2"), "--lr"),
+    (("--dropout", "0.2,1.5"), "--dropout"),
+    (("--protocol", "linear-probe", "--lr", "1e-3,1e-2"), "--protocol linear-probe chooses its regularisation C"),
+])
+def test_bad_candidate_lists_are_refused_in_one_line(photos, tmp_path, args, said):
+    result = compare(photos, tmp_path / "run", "tiny", *args, check=2)
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_wilson_interval_matches_a_hand_computation():
+    for correct, n in ((535, 1000), (0, 20), (20, 20), (7, 13)):
+        p, z = correct / n, 1.959963984540054
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        assert wilson_interval(correct, n) == pytest.approx((centre - half, centre + half), abs=1e-12)
+    low, high = wilson_interval(535, 1000)
+    assert (round(low, 3), round(high, 3)) == (0.504, 0.566)  # "about ±3 points" on 1,000 images
+
+
+def test_holm_matches_its_definition():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
+    assert holm([0.02, 0.03]) == pytest.approx([0.04, 0.04])  # monotone: 0.03 x 1 is raised to 0.02 x 2
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # capped at 1
+
+
+def test_t_interval_of_seeds():
+    values = [0.51, 0.55, 0.53]
+    low, high = t_interval(values)
+    half = 4.302652729911275 * np.std(values, ddof=1) / math.sqrt(3)  # t(0.975, 2)
+    assert (low, high) == pytest.approx((0.53 - half, 0.53 + half))
+    assert all(math.isnan(v) for v in t_interval([0.5]))
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    """Four classes barely visible in the noise (a faint tint each), train and test folders: two
+    backbones get some of them right, and not the same ones."""
+    from PIL import Image
+
+    root, rng = tmp_path_factory.mktemp("noisy"), np.random.default_rng(7)
+    for split, n in (("train", 24), ("test", 12)):
+        for label, name in enumerate(("cat", "dog", "fox", "owl")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 200, (16, 16, 3)) + np.eye(4, 3, dtype=int)[label] * 40
+                Image.fromarray(pixels.astype(np.uint8)).save(root / split / name / f"{i:02d}.png")
+    return f"folder:{root}"
+
+
+@pytest.fixture(scope="module")
+def pair(noisy, tmp_path_factory):
+    """tiny against grid-b (another tiny backbone) on the same test images."""
+    out = tmp_path_factory.mktemp("pair")
+    invoke_zoo("--plugin", TINY_PLUGIN, "--plugin", str(TINY_PLUGIN.with_name("grid.py")), "compare", "tiny",
+               "grid-b", "--dataset", noisy, *QUICK, "--lr", "1e-2", "--output", out, check=0,
+               env={"ZOO_CACHE": str(shared_store(tmp_path_factory))})
+    return out
+
+
+def test_every_trial_writes_its_predictions(pair):
+    rows = json.loads((pair / "results.json").read_text())
+    for row in rows:
+        found = _predictions(pair, row)
+        assert list(found.columns) == ["index", "path", "label", "predicted", "confidence"]
+        assert len(found) == row["test_images"] == 48
+        assert found["index"].tolist() == list(range(48))
+        assert found["path"].str.endswith(".png").all()
+        assert set(found["label"]) == {"cat", "dog", "fox", "owl"}
+        assert found["confidence"].between(0.25, 1).all()  # the top class of four
+        assert (found["label"] == found["predicted"]).mean() == pytest.approx(row["test_accuracy"])
+        correct = int((found["label"] == found["predicted"]).sum())
+        assert (row["test_accuracy_low"], row["test_accuracy_high"]) == pytest.approx(wilson_interval(correct, 48))
+
+
+def _predictions(folder, row):
+    [path] = [p for p in folder.glob("*/predictions.csv") if p.parent.name.startswith(row["backbone"] + "-")]
+    return pd.read_csv(path)
+
+
+def test_mcnemar_p_matches_a_binomial_test_of_the_discordant_pairs(pair):
+    rows = sorted(json.loads((pair / "results.json").read_text()), key=lambda r: -r["test_accuracy"])
+    best, other = rows
+    a, b = _predictions(pair, best), _predictions(pair, other)
+    right_a, right_b = a["label"] == a["predicted"], b["label"] == b["predicted"]
+    only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+    assert only_a + only_b > 0, "the two backbones must disagree somewhere for the test to mean anything"
+    expected = binomtest(only_a, only_a + only_b, 0.5).pvalue
+    assert other["p_vs_best"] == pytest.approx(expected, rel=1e-9)
+    assert best["p_vs_best"] is None and best["tied_with_best"] is True
+    assert other["tied_with_best"] is bool(expected >= 0.05)
+
+
+def test_the_same_backbone_under_two_names_is_tied_with_itself(photos, tmp_path):
+    from zoo.plugins import import_plugin
+
+    tiny = import_plugin(str(TINY_PLUGIN))
+
+    class Twin:
+        @zoo.hookimpl
+        def register_backbones(self, register):
+            register(zoo.Backbone(name="tiny_twin", build=tiny.build, preprocess=tiny.preprocess, min_input_size=8,
+                                  default_input_size=32, freeze_layer="conv3", pooling="avg"))
+
+    with registered(Twin(), "twin"):
+        result = invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "tiny_twin", "--dataset", photos, *QUICK,
+                            "--lr", "1e-2", "--output", tmp_path, check=0)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert rows[0]["test_accuracy"] == rows[1]["test_accuracy"]
+    assert [r["tied_with_best"] for r in rows] == [True, True]
+    assert sorted(r["p_vs_best"] is None for r in rows) == [False, True]  # the other's p: 1, nothing differs
+    said = " ".join(result.stdout.split())
+    assert "No single winner" in said and "tiny, tiny_twin are tied" in said.replace("tiny_twin, tiny", "tiny, tiny_twin")
+
+
+def test_the_linear_probe_matches_a_direct_scikit_learn_fit(photos, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from zoo.datasets import Splits, load, parse_dataset
+    from zoo.plugins import import_plugin
+    from zoo.probe import pooled_features
+    from zoo.recipe import Recipe
+    from zoo.scores import C_GRID
+    from zoo.trials import Trial
+
+    invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", photos, "--weights", "none",
+               "--protocol", "linear-probe", "--output", tmp_path, check=0)
+    row = json.loads((tmp_path / "results.json").read_text())[0]
+    assert row["protocol"] == "linear-probe" and row["lr"] is None and row["epochs"] is None
+    spec = parse_dataset(photos, None, alone=True)
+    splits = Splits.from_data(load(spec), 0.2, None)
+    with registered(import_plugin(str(TINY_PLUGIN)), "tiny-lp"):
+        found, *_ = pooled_features(zoo.get_backbone("tiny"), splits, Trial("tiny", spec, 0, Recipe(weights=None)),
+                                    ("train", "val", "test"), say=lambda *_: None)
+    (train, y_train), (val, y_val), (test, y_test) = found["train"], found["val"], found["test"]
+
+    def probe(C):
+        return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
+
+    on_val = [probe(C).fit(train, y_train).score(val, y_val) for C in C_GRID]
+    assert row["C"] == C_GRID[int(np.argmax(on_val))] and row["best_val_accuracy"] == pytest.approx(max(on_val))
+    direct = probe(row["C"]).fit(np.concatenate([train, val]), np.concatenate([y_train, y_val])).score(test, y_test)
+    assert row["test_accuracy"] == pytest.approx(direct, abs=1e-6)
+
+
+def test_imbalanced_data_warns_when_a_backbone_is_no_better_than_the_largest_class(tmp_path):
+    """60 "normal" and 5 "defect" images of one look: always saying normal is right 92% of the time."""
+    root = tmp_path / "parts"
+    rng = np.random.default_rng(0)
+    from PIL import Image
+
+    for name, n in (("normal", 60), ("defect", 5)):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(100, 110, (16, 16, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+    result = invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", f"folder:{root}", *QUICK,
+                        "--lr", "1e-2", "--output", tmp_path / "run", check=0)
+    row = json.loads((tmp_path / "run" / "results.json").read_text())[0]
+    assert row["majority_accuracy"] == pytest.approx(12 / 13)
+    assert row["test_accuracy"] <= row["majority_accuracy"]
+    assert row["balanced_accuracy"] == pytest.approx(0.5)
+    said = " ".join(result.stdout.split())
+    assert "does no better than always predicting the largest class (92.3%)" in said
+
+
+def test_report_shows_the_best_backbones_most_confident_mistakes(pair):
+    page = (pair / "report.html").read_text()
+    rows = sorted(json.loads((pair / "results.json").read_text()), key=lambda r: -r["test_accuracy"])
+    assert f"What {rows[0]['backbone']} got wrong" in page
+    wrong = _predictions(pair, rows[0]).query("label != predicted").sort_values("confidence", ascending=False)
+    assert page.count("data:image/png;base64,") >= min(len(wrong), 16)  # one thumbnail each (and the plots)
+    first = wrong.iloc[0]
+    assert f"#{first['index']}: true <b>{first['label']}</b>, predicted <b>{first['predicted']}</b>" in page
+    assert f"Confusions that differ most: {rows[0]['backbone']} against {rows[1]['backbone']}" in page
+
+
+def test_the_python_api_returns_the_predictions_in_attrs(photos):
+    frame = zoo.compare("tiny", photos, weights=None, epochs=1, batch_size=16, lr=1e-2, plugins=[str(TINY_PLUGIN)],
+                        progress=False)
+    predictions = frame.attrs["predictions"]
+    assert list(predictions.columns) == ["trial", "index", "path", "label", "predicted", "confidence"]
+    assert len(predictions) == 32 and set(predictions["trial"]) == {frame.loc[0, "trial"]}
+    assert frame.loc[0, "test_accuracy_low"] < frame.loc[0, "test_accuracy"] <= frame.loc[0, "test_accuracy_high"]
+
+
+def test_resume_keeps_the_earlier_trials_predictions_in_the_test(pair, noisy, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(pair, out)
+    invoke_zoo("--plugin", TINY_PLUGIN, "--plugin", str(TINY_PLUGIN.with_name("grid.py")), "compare", "tiny",
+               "grid-b", "--dataset", noisy, *QUICK, "--lr", "1e-2", "--output", out, "--resume", check=0)
+    before = {r["backbone"]: r["p_vs_best"] for r in json.loads((pair / "results.json").read_text())}
+    after = {r["backbone"]: r["p_vs_best"] for r in json.loads((out / "results.json").read_text())}
+    assert after == before
