@@ -14,7 +14,7 @@ import zoo
 from zoo.stats import holm, t_interval, wilson_interval
 from zoo.tuning import TUNING_COLUMNS
 
-from .conftest import TINY_PLUGIN, invoke_zoo, registered, shared_store
+from .conftest import TINY_PLUGIN, invoke_zoo, plugin_state, registered, shared_store
 from .dataset_files import write_image_folder
 
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
@@ -116,10 +116,12 @@ def test_tune_draws_n_candidates_with_optuna(photos, tmp_path):
     (("--lr", "1e-3,x"), "--lr"),
     (("--lr", "1e-3,,1e-2"), "--lr"),
     (("--dropout", "0.2,1.5"), "--dropout"),
-    (("--protocol", "linear-probe", "--lr", "1e-3,1e-2"), "--protocol linear-probe chooses its regularisation C"),
+    (("--protocol", "linear-probe", "--lr", "1e-3,1e-2"), "--protocol linear-probe fits a logistic regression"),
+    (("--protocol", "linear-probe", "--epochs", "3", "--head", "bn"), "leave out --epochs, --head (no epochs"),
 ])
 def test_bad_candidate_lists_are_refused_in_one_line(photos, tmp_path, args, said):
-    result = compare(photos, tmp_path / "run", "tiny", *args, check=2)
+    result = invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", photos, "--weights", "none", *args,
+                        "--output", tmp_path / "run", check=2)
     assert said in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
 
@@ -253,12 +255,15 @@ def test_the_linear_probe_matches_a_direct_scikit_learn_fit(photos, tmp_path):
                                     ("train", "val", "test"), say=lambda *_: None)
     (train, y_train), (val, y_val), (test, y_test) = found["train"], found["val"], found["test"]
 
-    def probe(C):
-        return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
-
-    on_val = [probe(C).fit(train, y_train).score(val, y_val) for C in C_GRID]
+    # C on validation: standardised on train, fitted along the grid from the previous solution.
+    scaler = StandardScaler().fit(train)
+    path = LogisticRegression(max_iter=100, warm_start=True)
+    on_val = [path.set_params(C=C).fit(scaler.transform(train), y_train).score(scaler.transform(val), y_val)
+              for C in C_GRID]
     assert row["C"] == C_GRID[int(np.argmax(on_val))] and row["best_val_accuracy"] == pytest.approx(max(on_val))
-    direct = probe(row["C"]).fit(np.concatenate([train, val]), np.concatenate([y_train, y_val])).score(test, y_test)
+    # Then one fit on train + validation at that C, evaluated once on test.
+    direct = make_pipeline(StandardScaler(), LogisticRegression(C=row["C"], max_iter=100)).fit(
+        np.concatenate([train, val]), np.concatenate([y_train, y_val])).score(test, y_test)
     assert row["test_accuracy"] == pytest.approx(direct, abs=1e-6)
 
 
@@ -294,8 +299,9 @@ def test_report_shows_the_best_backbones_most_confident_mistakes(pair):
 
 
 def test_the_python_api_returns_the_predictions_in_attrs(photos):
-    frame = zoo.compare("tiny", photos, weights=None, epochs=1, batch_size=16, lr=1e-2, plugins=[str(TINY_PLUGIN)],
-                        progress=False)
+    with plugin_state():  # the plugin the call loads is unloaded after it
+        frame = zoo.compare("tiny", photos, weights=None, epochs=1, batch_size=16, lr=1e-2,
+                            plugins=[str(TINY_PLUGIN)], progress=False)
     predictions = frame.attrs["predictions"]
     assert list(predictions.columns) == ["trial", "index", "path", "label", "predicted", "confidence"]
     assert len(predictions) == 32 and set(predictions["trial"]) == {frame.loc[0, "trial"]}

@@ -61,7 +61,34 @@ def test_rank_scores_every_backbone_best_first_and_writes_its_files(run_zoo, cif
     assert [row["feature_store"] for row in again] == ["hit"] * 3
     assert [row["logme"] for row in again] == pytest.approx([row["logme"] for row in rows])
     table = run_zoo(*args[:-1], check=0).stdout
-    assert "LogME" in table and "k-NN acc" in table and "tiny-8" in table
+    assert "LogME" in table and "k-NN acc" in table and "linear probe" in table and "tiny-8" in table
+    # --rank-by linear_probe: the same rows, ordered by the linear probe's validation accuracy.
+    by_probe = json.loads(run_zoo(*args, "--rank-by", "linear_probe", check=0).stdout)
+    assert [r["linear_probe"] for r in by_probe] == sorted((r["linear_probe"] for r in rows), reverse=True)
+    assert all(0 <= r["linear_probe"] <= 1 for r in by_probe)
+
+
+def test_the_linear_probe_score_is_scikit_learns_best_validation_accuracy(cifar):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from zoo.datasets import Splits, load, parse_dataset
+    from zoo.probe import pooled_features, rank_backbone
+    from zoo.recipe import Recipe
+    from zoo.scores import C_GRID
+    from zoo.trials import Trial
+
+    spec = parse_dataset("cifar10", str(cifar), alone=True)
+    splits = Splits.from_data(load(spec), 0.2, None)
+    trial = Trial("tiny-4", spec, 0, Recipe(weights=None), store=False)
+    row = rank_backbone(zoo.get_backbone("tiny-4"), splits, trial, say=lambda *_: None)
+    found, *_ = pooled_features(zoo.get_backbone("tiny-4"), splits, trial, ("train", "val"), say=lambda *_: None)
+    (train, y_train), (val, y_val) = found["train"], found["val"]
+    scaler = StandardScaler().fit(train)
+    path = LogisticRegression(max_iter=100, warm_start=True)  # each C from the previous one's solution
+    accuracies = [path.set_params(C=C).fit(scaler.transform(train), y_train).score(scaler.transform(val), y_val)
+                  for C in C_GRID]
+    assert row.linear_probe == pytest.approx(max(accuracies), abs=1e-9)
 
 
 @pytest.mark.slow  # a fresh trial process
@@ -134,6 +161,9 @@ def test_tau_matches_a_count_of_concordant_pairs():
     found = agreement(ranks, results)
     assert found[0]["kendall_tau"] == pytest.approx(4 / 6)
     assert found[0]["n"] == 4
+    # Four backbones: tau's 95% bootstrap interval is wide, and holds tau.
+    low, high = found[0]["kendall_tau_low"], found[0]["kendall_tau_high"]
+    assert -1 <= low < 4 / 6 <= high <= 1 and high - low > 0.5
     # The weighted tau weighs the top of the ranking: the swap sits there, so it is lower.
     assert found[0]["weighted_tau"] < found[0]["kendall_tau"]
     assert agreement(ranks[:2], results) == []  # two backbones: no tau

@@ -184,7 +184,8 @@ def test_mlflow_gets_a_run_per_trial_from_the_process_executor(run_zoo, cifar, t
 
     monkeypatch.chdir(tmp_path)  # MLflow keeps a SQLite store's artifacts under ./mlruns
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    compare(run_zoo, cifar, tmp_path / "out", "--mlflow", uri, "--executor", "process")
+    # Two rates: the trial processes send back every candidate and the test predictions too.
+    compare(run_zoo, cifar, tmp_path / "out", "--mlflow", uri, "--executor", "process", "--lr", "0.003,0.01")
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("cifar10")  # the dataset's name by default
     runs = client.search_runs([experiment.experiment_id])
@@ -195,16 +196,21 @@ def test_mlflow_gets_a_run_per_trial_from_the_process_executor(run_zoo, cifar, t
         assert run.data.params["dataset"] == "cifar10" and run.data.params["seed"] == "0"
         assert run.data.params["optimizer"] == "adam" and run.data.params["epochs"] == "2"
         assert run.data.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"])
+        assert run.data.metrics["test_accuracy_low"] == pytest.approx(row["test_accuracy_low"])
+        assert run.data.params["lr"] == str(row["lr"]) and run.data.params["lr_candidates"] == "(0.003, 0.01)"
         assert run.data.tags["backend"] == row["backend"] and run.data.tags["zoo.kind"] == "compare"
         steps = client.get_metric_history(run.info.run_id, "epoch_val_accuracy")
         assert [m.step for m in steps] == [1, 2]
         assert run.info.status == "FINISHED"
-        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"curves.png", "confusion.json"}
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"curves.png", "confusion.json",
+                                                                             "predictions.csv", "tuning.csv"}
+    assert len(pd.read_csv(tmp_path / "out" / "tuning.csv")) == 4  # two backbones, two rates each
+    assert all((tmp_path / "out" / f"{name}-cifar10-seed0" / "predictions.csv").is_file() for name in results)
     # zoo rank's scores go to the same experiment.
     run_zoo("--plugin", GRID, "rank", "grid-a", "--data-dir", cifar, "--weights", "none", "--mlflow", uri,
             "--output", tmp_path / "out", check=0)
     ranked = [run for run in client.search_runs([experiment.experiment_id]) if run.data.tags["zoo.kind"] == "rank"]
-    assert len(ranked) == 1 and "logme" in ranked[0].data.metrics
+    assert len(ranked) == 1 and {"logme", "linear_probe"} <= set(ranked[0].data.metrics)
 
 
 def test_mlflow_without_the_extra_is_one_line(run_zoo, cifar, tmp_path, monkeypatch):
@@ -263,6 +269,26 @@ def test_the_curves_read_in_percent_with_whole_epochs_and_a_legend_beside_them()
         fig.canvas.draw()
         box = legend.get_window_extent()
         assert box.x0 >= acc_ax.get_window_extent().x1, "the legend stands beside the plot, on no line"
+    finally:
+        plt.close(fig)
+
+
+def test_the_tradeoff_plot_draws_each_accuracys_wilson_interval():
+    import matplotlib.pyplot as plt
+
+    from zoo.plots import tradeoff_figure
+    from zoo.rows import TrialRow, frame
+
+    rows = [TrialRow(name, "d", trial=f"{name}|d|seed 0", test_accuracy=acc, test_accuracy_low=acc - 0.05,
+                     test_accuracy_high=acc + 0.04, train_step_ms=ms, total_params=10)
+            for name, acc, ms in (("a", 0.5, 1.0), ("b", 0.7, 2.0))]
+    fig = tradeoff_figure(frame(rows))
+    try:
+        [ax] = fig.axes
+        assert "95% Wilson interval" in [t.get_text() for t in ax.get_legend().get_texts()]
+        [bars] = [c for c in ax.containers if c.get_label() == "95% Wilson interval"]
+        spans = sorted((round(seg[0][1], 6), round(seg[1][1], 6)) for seg in bars.lines[2][0].get_segments())
+        assert spans == [(45.0, 54.0), (65.0, 74.0)]  # percent, from low to high
     finally:
         plt.close(fig)
 

@@ -202,9 +202,9 @@ def test_a_folder_is_one_dataset_to_the_store_however_its_path_is_written(tmp_pa
 
 
 def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, feature_store, monkeypatch):
-    from zoo import harness
+    from zoo import timing
 
-    monkeypatch.setattr(harness, "_timings", {})  # this process has measured nothing yet
+    monkeypatch.setattr(timing, "_timings", {})  # this process has measured nothing yet
     first, again = run(data), run(data, seed=1)
     assert (first.step_timing, again.step_timing) == ("measured", "reused")
     assert again.timed_at == first.timed_at and again.train_step_ms == first.train_step_ms
@@ -215,12 +215,12 @@ def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, fea
     store, key = FeatureStore(feature_store), {"model": "small"}
 
     def timed(**how):
-        return harness.step_timing(model, 4, 3, store, key, **how)["step_timing"]
+        return timing.step_timing(model, 4, 3, store, key, **how)["step_timing"]
 
     assert [timed(), timed(), timed(retime=True)] == ["measured", "reused", "measured"]
     assert [timed(retime=True, shared_load=True), timed(shared_load=True)] == \
         ["measured under shared load", "reused under shared load"]
-    monkeypatch.setattr(harness, "_timings", {})  # a later run: what the store kept
+    monkeypatch.setattr(timing, "_timings", {})  # a later run: what the store kept
     assert [timed(), timed()] == ["measured", "reused"], "a quiet run measures again, then reuses its own"
 
 

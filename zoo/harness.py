@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from datetime import datetime
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -22,6 +21,7 @@ import psutil
 from . import backend, timing
 from .checks import trial_input_size
 from .datasets import Splits
+from .evaluation import Outcome, confusion, decoded, predictions, test_figures
 from .features import FileBatches, MappedBatches, feature_key, frozen_features, kept
 from .layers import apply_freeze, count_params, resolve_unfreeze
 from .model import assemble
@@ -29,21 +29,9 @@ from .output import WriteError, atomic_path
 from .recipe import Recipe
 from .rows import Status
 from .sources import FileView
-from .stats import balanced_accuracy, majority_accuracy, wilson_interval
-from .store import FeatureStore, digest
+from .store import FeatureStore
 from .trials import trial_row
 from .tuning import candidates, is_tuned
-
-@dataclass
-class Outcome:
-    """A backbone's result row and its per-epoch history (for the curves)."""
-
-    row: dict
-    history: dict = field(default_factory=dict)
-    confusion: dict = field(default_factory=dict)  # classes, and matrix[true][predicted] on the test split
-    predictions: dict = field(default_factory=dict)  # predictions.csv's columns (zoo.harness.predictions)
-    tuning: list = field(default_factory=list)  # one dict per candidate, where a list or --tune gave several
-
 
 class _ProgressCallback(keras.callbacks.Callback):
     """Advances a rich progress task per batch; names the epoch and validation accuracy."""
@@ -216,13 +204,6 @@ def _predicted(model, x, y, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(y), probabilities
 
 
-def confusion(labels, predicted, num_classes: int) -> list[list[int]]:
-    """Rows: the true class; columns: the predicted one. (One bincount; scikit-learn's
-    confusion_matrix would be a dependency for this line alone.)"""
-    counts = np.bincount(np.asarray(labels) * num_classes + predicted, minlength=num_classes**2)
-    return counts.reshape(num_classes, num_classes).tolist()
-
-
 def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val: float, progress=None,
               log_dir: str | None = None):
     """Stage two: unfreeze the backbone from layer ``unfreeze`` and train end to end at ``finetune_lr``.
@@ -358,7 +339,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
 
     # Timed on the full model (frozen part included), after the checkpoint is saved:
     # timing steps change the weights.
-    steps = step_timing(model, recipe.batch_size, splits.num_classes, store, {
+    steps = timing.step_timing(model, recipe.batch_size, splits.num_classes, store, {
         "backbone": card.name, "params": int(model.count_params()), "trainable": count_params(model.trainable_weights),
         "layers": len(model.layers), "data_shape": list(data_shape), "input_size": size,
         "batch_size": recipe.batch_size, "devices": str(trial.recipe.devices), "preprocess": recipe.preprocess,
@@ -371,47 +352,22 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     layers = assembled.backbone.layers
     first_trainable = layers[assembled.freeze_index].name if assembled.freeze_index < len(layers) else None
     total = int(model.count_params())
-    predicted = probabilities.argmax(axis=-1)
-    correct = int((predicted == labels).sum())
-    low, high = wilson_interval(correct, len(labels))
     row = replace(trial_row(trial, Status.OK), lr=recipe.lr, dropout=recipe.dropout,
-        test_accuracy_low=low, test_accuracy_high=high, balanced_accuracy=balanced_accuracy(labels, predicted),
-        majority_accuracy=majority_accuracy(kept_labels(splits.x_train, splits.y_train), labels),
         data_shape="x".join(map(str, data_shape)), data_source=splits.source, data_note=splits.note,
         skipped_images=splits.skipped_images(),
         train_images=decoded(splits.x_train), val_images=decoded(splits.x_val), test_images=decoded(splits.x_test),
         error=unsaved, input_size=size, freeze_layer=first_trainable, freeze_index=assembled.freeze_index,
         pooling=recipe.pooling if recipe.pooling != "recommended" else card.pooling,
         unfreeze_from=layers[unfreeze].name if two_stage else None, finetune_trainable_params=finetune_trainable,
-        # The count of right predictions, exactly: Keras's accuracy is the same in float32.
-        test_accuracy=correct / len(labels) if len(labels) else test_accuracy, test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),
+        test_loss=test_loss, best_val_accuracy=float(max(history["val_accuracy"])),
         total_params=total, trainable_params=trainable, non_trainable_params=total - trainable,
         train_step_ms=steps["train_step_ms"], infer_images_per_s=steps["infer_images_per_s"],
         step_timing=steps["step_timing"], timed_at=steps.get("timed_at"),
         fit_seconds=fit_seconds, feature_cache=cache_note,
-        feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None)
-    return Outcome(row, history, {"classes": splits.class_names,
-                                  "matrix": confusion(labels, predicted, splits.num_classes)},
-                   predictions(splits, labels, probabilities), tuning if tuned else [])
-
-
-def kept_labels(x, y) -> np.ndarray:
-    """The labels of a split's images that count (a folder's without the files that failed)."""
-    return np.asarray(y)[x.kept()] if isinstance(x, FileView) else np.asarray(y)
-
-
-def predictions(splits: Splits, labels, probabilities) -> dict:
-    """The test predictions as predictions.csv's columns (zoo.trials.PREDICTION_COLUMNS): each
-    image's position in the test split and its file (folders; None for arrays), its true and
-    predicted class by name, and the predicted class's probability."""
-    x = splits.x_test
-    positions = x.kept() if isinstance(x, FileView) else np.arange(len(labels))
-    names = list(splits.class_names)
-    predicted = probabilities.argmax(axis=-1)
-    return {"index": positions.tolist(),
-            "path": [x.files[i] for i in positions] if isinstance(x, FileView) else [None] * len(positions),
-            "label": [names[i] for i in labels], "predicted": [names[i] for i in predicted],
-            "confidence": [round(float(c), 6) for c in probabilities.max(axis=-1)]}
+        feature_store=("miss" if "miss" in sources else "hit") if any(sources) else None, model=trial.model_path(card.name) if saved else None,
+        **test_figures(splits, labels, probabilities))
+    return Outcome(row, history, confusion(splits, labels, probabilities), predictions(splits, labels, probabilities),
+                   tuning if tuned else [])
 
 
 def _state(model) -> list:
@@ -422,11 +378,6 @@ def _state(model) -> list:
 def _restore(model, state: list) -> None:
     for variable, value in zip(model.variables, state):
         variable.assign(value)
-
-
-def decoded(x) -> int:
-    """Images of a split that count: all of an array, a folder's without the files that failed."""
-    return len(x) - len(x.failed) if isinstance(x, FileView) else len(x)
 
 
 def keep_model(model, path: Path, optimizer_state: bool = False) -> None:
@@ -442,36 +393,3 @@ def keep_model(model, path: Path, optimizer_state: bool = False) -> None:
         model = keras.Model(model.inputs, model.outputs, name=model.name)
     with atomic_path(path) as partial:  # a kill mid-save leaves no truncated model
         model.save(partial)
-
-
-_timings: dict[str, dict] = {}  # this process's step timings, by key
-
-
-def step_timing(model, batch_size: int, num_classes: int, store, key: dict, *, retime: bool = False,
-                shared_load: bool = False) -> dict:
-    """The full model's median training step (ms) and inference images/s, measured once per
-    ``key`` (backbone, model size, input and batch size, device...): seeds change neither, so
-    the trials of a grid, and later runs through the store, reuse the first measurement.
-
-    Returns the figures with ``timed_at`` (when they were measured, ISO 8601, local time) and
-    ``step_timing``, which says whether this call ``measured`` them or ``reused`` them. With
-    ``retime`` they are measured again. A timing taken while other trials ran beside it
-    (``shared_load``) says so, and only another such run reuses it: a quiet run measures again.
-    """
-    name = digest(key)
-    found = None if retime else (_timings.get(name) or (store.timing(key) if store is not None else None))
-    if found is not None and found.get("shared_load") and not shared_load:
-        found = None  # measured under another's load: not a figure for a quiet machine
-    how = "reused"
-    if found is None:
-        train = timing.time_train_step(model, batch_size, num_classes)
-        infer = timing.time_infer_step(model, batch_size)
-        found = {"train_step_ms": train.median_ms, "infer_images_per_s": infer.images_per_s,
-                 "timed_at": datetime.now().isoformat(timespec="seconds"), "shared_load": shared_load}
-        if store is not None:
-            store.save_timing(key, found)
-        how = "measured"
-    _timings[name] = found
-    if found.get("shared_load"):
-        how += " under shared load"
-    return {**found, "step_timing": how}

@@ -13,11 +13,10 @@ from dataclasses import replace
 import numpy as np
 
 from .datasets import Splits
-from .harness import Outcome, confusion, decoded, predictions
+from .evaluation import Outcome, confusion, decoded, predictions, test_figures
 from .probe import pooled_features
 from .rows import Status
-from .scores import choose_c, linear_probe
-from .stats import balanced_accuracy, majority_accuracy, wilson_interval
+from .scores import choose_c, linear_probe, one_blas_thread
 from .trials import Trial, trial_row
 
 
@@ -33,12 +32,10 @@ def run_linear_probe(card, splits: Splits, trial: Trial, progress=None, say=prin
     (train, y_train), (val, y_val), (test, y_test) = found["train"], found["val"], found["test"]
     chosen = choose_c(train, y_train, val, y_val)
     # Refit on train and validation together at the chosen C: the test split chooses nothing.
-    probe = linear_probe(chosen.C).fit(np.concatenate([train, val]), np.concatenate([y_train, y_val]))
+    with one_blas_thread():
+        probe = linear_probe(chosen.C).fit(np.concatenate([train, val]), np.concatenate([y_train, y_val]))
     probabilities = np.zeros((len(y_test), splits.num_classes), np.float32)
     probabilities[:, probe.classes_] = probe.predict_proba(test)  # classes absent from training stay 0
-    predicted = probabilities.argmax(axis=-1)
-    correct = int((predicted == y_test).sum())
-    low, high = wilson_interval(correct, len(y_test))
     weights = int(train.shape[1]) * splits.num_classes + splits.num_classes
     backbone = int(assembled.backbone.count_params())
     row = replace(
@@ -47,11 +44,7 @@ def run_linear_probe(card, splits: Splits, trial: Trial, progress=None, say=prin
         data_shape="x".join(map(str, splits.data_shape(assembled.input_size))), data_source=splits.source,
         data_note=splits.note, skipped_images=splits.skipped_images(), train_images=decoded(splits.x_train),
         val_images=decoded(splits.x_val), test_images=decoded(splits.x_test), input_size=assembled.input_size,
-        test_accuracy=correct / len(y_test), test_accuracy_low=low, test_accuracy_high=high,
-        balanced_accuracy=balanced_accuracy(y_test, predicted), majority_accuracy=majority_accuracy(y_train, y_test),
-        best_val_accuracy=chosen.val_accuracy, total_params=backbone + weights, trainable_params=weights,
+        **test_figures(splits, y_test, probabilities), best_val_accuracy=chosen.val_accuracy, total_params=backbone + weights, trainable_params=weights,
         non_trainable_params=backbone, fit_seconds=time.perf_counter() - start,
         feature_cache=f"pooled ({pooling}) features, {train.shape[1]} per image", feature_store=source or None)
-    return Outcome(row, {}, {"classes": splits.class_names,
-                             "matrix": confusion(y_test, predicted, splits.num_classes)},
-                   predictions(splits, y_test, probabilities))
+    return Outcome(row, {}, confusion(splits, y_test, probabilities), predictions(splits, y_test, probabilities))

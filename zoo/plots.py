@@ -75,8 +75,9 @@ def plot_tradeoff(frame: pd.DataFrame, path: Path) -> None:
 
 def tradeoff_figure(frame: pd.DataFrame):
     """Test accuracy (%) against training step time, as the table reads them: a point per
-    trial sized by parameters, labelled inside the frame, and the Pareto front (nothing both
-    cheaper and more accurate) drawn through the points on it."""
+    trial sized by parameters, with its 95% Wilson interval as an error bar, labelled inside
+    the frame, and the Pareto front (nothing both cheaper and more accurate) drawn through the
+    points on it."""
     ok = frame[(frame["status"] == Status.OK) & frame["train_step_ms"].notna() & frame["test_accuracy"].notna()]
     cost = ok["train_step_ms"].astype(float).tolist()
     accuracy = (ok["test_accuracy"].astype(float) * 100).tolist()
@@ -85,6 +86,11 @@ def tradeoff_figure(frame: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(7, 4.8))
     ax.scatter(cost, accuracy, s=[40 + 400 * p / largest for p in params], alpha=0.6, edgecolor="black",
                label="trial (area: parameters)")
+    if "test_accuracy_low" in ok and ok["test_accuracy_low"].notna().any():  # older rows have no interval
+        low = (ok["test_accuracy_low"].astype(float) * 100).fillna(pd.Series(accuracy, index=ok.index)).tolist()
+        high = (ok["test_accuracy_high"].astype(float) * 100).fillna(pd.Series(accuracy, index=ok.index)).tolist()
+        ax.errorbar(cost, accuracy, yerr=[[a - lo for a, lo in zip(accuracy, low)], [hi - a for a, hi in zip(accuracy, high)]],
+                    fmt="none", ecolor="gray", elinewidth=1, capsize=3, alpha=0.7, label="95% Wilson interval")
     front = pareto_front(cost, accuracy)
     if len(front) > 1:  # one point is no front: nothing drawn, nothing in the legend
         ax.plot([cost[i] for i in front], [accuracy[i] for i in front], "--", color="C3", drawstyle="steps-post",

@@ -153,6 +153,21 @@ def check(name: str, value):
     return converted
 
 
+# What only fine-tuning reads: given with --protocol linear-probe, it would change nothing.
+FINE_TUNE_ONLY = ("epochs", "optimizer", "lr", "momentum", "head", "dropout", "tune", "freeze", "finetune_epochs",
+                  "finetune_lr", "unfreeze_from", "devices")
+
+
+def check_protocol(given: dict) -> None:
+    """BadInput for an option given that the chosen protocol would ignore (``--epochs`` with
+    ``--protocol linear-probe``), naming them."""
+    if given.get("protocol") == "linear-probe":
+        ignored = [flag(name) for name in FINE_TUNE_ONLY if name in given]
+        if ignored:
+            raise BadInput(f"--protocol linear-probe fits a logistic regression on frozen features, its C chosen on "
+                           f"validation: leave out {', '.join(ignored)} (no epochs, learning rate, head or freeze).")
+
+
 def recipe_from(given: dict) -> Recipe:
     """A recipe from keyword arguments named as its fields; an unknown name is refused with the known ones."""
     unknown = sorted(set(given) - set(NAMES))
@@ -170,6 +185,9 @@ def resolve(given: dict, recommended: dict) -> tuple[Recipe, dict]:
     Returns the recipe and the recommendations applied (those the caller did not give).
     Raises BadInput for an unknown option or a value its option refuses.
     """
+    check_protocol(given)
+    if given.get("protocol") == "linear-probe":  # a dataset's training recommendations do not apply
+        recommended = {key: value for key, value in recommended.items() if key not in FINE_TUNE_ONLY}
     applied = {key: value for key, value in recommended.items() if key not in given}
     return recipe_from({**applied, **given}), applied
 

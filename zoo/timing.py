@@ -1,4 +1,5 @@
-"""Step timing, shared by ``zoo compare`` and ``zoo bench``.
+"""Step timing, shared by ``zoo compare`` and ``zoo bench``; ``step_timing`` measures a model
+once per key and keeps the figures in this process and in the feature store.
 
 Each step returns a NumPy value (Keras's ``train_on_batch`` and ``predict_on_batch``
 do), so the clock stops only once the device has finished the step, on every backend.
@@ -6,8 +7,10 @@ do), so the clock stops only once the device has finished the step, on every bac
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -98,3 +101,36 @@ def time_train_step(model, batch_size: int, num_classes: int, steps: int = TIMED
 def time_infer_step(model, batch_size: int, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS) -> StepTiming:
     """Inference steps of ``model`` on a random batch."""
     return time_steps(infer_step(model, batch_size), batch_size, steps, warmup)
+
+
+_timings: dict[str, dict] = {}  # this process's step timings, by key
+
+
+def step_timing(model, batch_size: int, num_classes: int, store, key: dict, *, retime: bool = False,
+                shared_load: bool = False) -> dict:
+    """The full model's median training step (ms) and inference images/s, measured once per
+    ``key`` (backbone, model size, input and batch size, device...): seeds change neither, so
+    the trials of a grid, and later runs through the store, reuse the first measurement.
+
+    Returns the figures with ``timed_at`` (when they were measured, ISO 8601, local time) and
+    ``step_timing``, which says whether this call ``measured`` them or ``reused`` them. With
+    ``retime`` they are measured again. A timing taken while other trials ran beside it
+    (``shared_load``) says so, and only another such run reuses it: a quiet run measures again.
+    """
+    name = json.dumps(key, sort_keys=True, default=str)
+    found = None if retime else (_timings.get(name) or (store.timing(key) if store is not None else None))
+    if found is not None and found.get("shared_load") and not shared_load:
+        found = None  # measured under another's load: not a figure for a quiet machine
+    how = "reused"
+    if found is None:
+        train = time_train_step(model, batch_size, num_classes)
+        infer = time_infer_step(model, batch_size)
+        found = {"train_step_ms": train.median_ms, "infer_images_per_s": infer.images_per_s,
+                 "timed_at": datetime.now().isoformat(timespec="seconds"), "shared_load": shared_load}
+        if store is not None:
+            store.save_timing(key, found)
+        how = "measured"
+    _timings[name] = found
+    if found.get("shared_load"):
+        how += " under shared load"
+    return {**found, "step_timing": how}

@@ -18,11 +18,12 @@ from pathlib import Path
 from .plots import plot_curves
 from .rows import Status
 
-FINAL_METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_step_ms", "infer_images_per_s",
+FINAL_METRICS = ("test_accuracy", "test_accuracy_low", "test_accuracy_high", "balanced_accuracy", "majority_accuracy",
+                 "test_loss", "best_val_accuracy", "train_step_ms", "infer_images_per_s",
                  "total_params", "trainable_params", "non_trainable_params", "fit_seconds")
-RANK_METRICS = ("logme", "knn_accuracy", "feature_dim", "extract_seconds", "score_seconds")
+RANK_METRICS = ("logme", "knn_accuracy", "linear_probe", "feature_dim", "extract_seconds", "score_seconds")
 PARAMS = ("backbone", "dataset", "seed", "input_size", "freeze_layer", "pooling", "unfreeze_from", "train_images",
-          "val_images", "test_images")
+          "val_images", "test_images", "lr", "dropout", "C")
 
 
 def _client(uri: str):
@@ -60,7 +61,10 @@ def log_trial(trial, result) -> None:
     name = f"{trial.backbone} {trial.dataset}" + ("" if kind == "rank" else f" seed {trial.seed}")
     run = client.create_run(experiment, run_name=f"{name} ({kind})", tags=_tags(row, kind))
     values = row.to_dict()
+    # The recipe, then the row's values: the lr chosen from a list (the list: lr_candidates).
     params = {**asdict(trial.recipe), **{key: values[key] for key in PARAMS if key in values}}
+    params.update({f"{key}_candidates": value for key, value in asdict(trial.recipe).items()
+                   if key in ("lr", "dropout") and isinstance(value, tuple)})
     params = {key: value for key, value in params.items() if value is not None}
     now = int(time.time() * 1000)
     metrics = [Metric(key, float(values[key]), now, 0) for key in (RANK_METRICS if kind == "rank" else FINAL_METRICS)
@@ -77,6 +81,12 @@ def log_trial(trial, result) -> None:
             if result.confusion:
                 (Path(scratch) / "confusion.json").write_text(json.dumps(result.confusion))
                 client.log_artifact(run.info.run_id, str(Path(scratch) / "confusion.json"))
+            for stem, found in (("predictions", result.predictions), ("tuning", result.tuning)):
+                import pandas as pd
+
+                if found:  # the test predictions; every candidate where a list or --tune gave several
+                    pd.DataFrame(found).to_csv(Path(scratch) / f"{stem}.csv", index=False)
+                    client.log_artifact(run.info.run_id, str(Path(scratch) / f"{stem}.csv"))
         if kind == "compare" and trial.save_models == "all" and row.model:
             client.log_artifact(run.info.run_id, str(Path(trial.root or ".") / row.model), "model")
     finally:  # a run half logged still ends, as failed

@@ -38,10 +38,8 @@ def single(value):
 
 
 def check_tuning(recipe: Recipe) -> None:
-    """BadInput, before any work, for tuning a protocol that has nothing to tune, or --tune without Optuna."""
-    if recipe.protocol == "linear-probe" and is_tuned(recipe):
-        raise BadInput("--protocol linear-probe chooses its regularisation C on validation and trains no head: "
-                       "give one --lr and --dropout, and no --tune.")
+    """BadInput, before any work, for --tune without Optuna. (A list with --protocol linear-probe
+    is refused with the other options it ignores: zoo.recipe.check_protocol.)"""
     if recipe.tune is not None:
         if importlib.util.find_spec("optuna") is None:
             raise BadInput('--tune needs Optuna: pip install "zoo[tune]" (or give --lr a list: a grid).')
