@@ -11,7 +11,7 @@ linear probe, measured as a user runs them (wall time of whole `zoo` commands).
 
 The images are written by the tests' CIFAR-10 writer (tests/dataset_files.py: the real batch
 format, a learnable colour per class); the backbones have random weights (no download here).
-Prints a Markdown table of the timings and their ratios.
+Prints a Markdown table of the timings (the median of --repeats runs) and their ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--work", type=Path, default=None, help="Default: a temporary folder.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs of each timed command; the median is shown.")
     options = parser.parse_args()
     from tests.dataset_files import write_cifar10
 
@@ -55,11 +57,12 @@ def main() -> None:
         write_cifar10(data, n_train=options.images, n_test=options.images // 5)
     env = {**os.environ, "ZOO_CACHE": str(work / "store")}
     common = ("--data-dir", str(data), "--weights", "none")
-    lines = ["| command | wall s |", "| --- | ---: |"]
+    lines = ["| command | wall s, median (each run) |", "| --- | ---: |"]
 
     def run(label, *args):
-        seconds = timed(*args, env=env)
-        lines.append(f"| `{label}` | {seconds:.1f} |")
+        runs = [timed(*args, env=env) for _ in range(options.repeats)]
+        seconds = statistics.median(runs)
+        lines.append(f"| `{label}` | {seconds:.1f} ({', '.join(f'{r:.1f}' for r in runs)}) |")
         print(lines[-1], flush=True)
         return seconds
 

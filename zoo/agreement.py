@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .formatting import num
 from .rows import RANK_BY, Status
-from .stats import bootstrap_interval
+from .stats import kendall_tau_interval
 
 MIN_FOR_TAU = 3  # backbones with both a score and a test accuracy before tau means anything
 
@@ -17,7 +17,7 @@ def agreement(rank_rows, result_rows) -> list[dict]:
     ``rank_rows`` are RankRows; ``result_rows`` are result rows as dicts. Each entry found is
     ``{dataset, score, n, kendall_tau, kendall_tau_low, kendall_tau_high, kendall_p, weighted_tau,
     backbones}``, where low and high are tau's 95% percentile bootstrap interval over backbones
-    resampled with replacement (zoo.stats.bootstrap_interval).
+    resampled with replacement (zoo.stats.kendall_tau_interval).
     """
     from scipy.stats import kendalltau, weightedtau
 
@@ -42,7 +42,7 @@ def agreement(rank_rows, result_rows) -> list[dict]:
             y = [sum(accuracies[b]) / len(accuracies[b]) for b in common]
             tau = kendalltau(x, y)
             # With few backbones a tau means little: its 95% interval, backbones resampled.
-            low, high = bootstrap_interval(lambda a, b: kendalltau(a, b).statistic, x, y)
+            low, high = kendall_tau_interval(x, y)
             found.append({"dataset": dataset, "score": score, "n": len(common), "kendall_tau": float(tau.statistic),
                           "kendall_tau_low": low, "kendall_tau_high": high,
                           "kendall_p": float(tau.pvalue), "weighted_tau": float(weightedtau(x, y).statistic),

@@ -93,6 +93,17 @@ def _image_size(model) -> int | None:
     return int(model.input.shape[1]) if len(model.input.shape) == 4 else None
 
 
+def _compile(model, recipe: Recipe, lr: float, seeded_order: bool) -> None:
+    """Compile ``model`` for training and evaluation: weighted (a folder's files that failed to
+    decode weigh 0) with ``seeded_order``, plain otherwise."""
+    if seeded_order:
+        model.compile(optimizer=make_optimizer(recipe, lr), weighted_metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"))
+    else:
+        model.compile(optimizer=make_optimizer(recipe, lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+
 def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: str, progress,
          best_so_far: float | None = None, log_dir: str | None = None, seeded_order: bool = False) -> dict:
     """Compile and train ``model``, keeping the best epoch on validation accuracy (restored at the end).
@@ -103,12 +114,7 @@ def _fit(model, train, val, recipe: Recipe, *, epochs: int, lr: float, label: st
     0 (zoo.features.FileBatches) and counts in neither, where Keras's plain ``metrics`` would
     count it.
     """
-    if seeded_order:
-        model.compile(optimizer=make_optimizer(recipe, lr), weighted_metrics=["accuracy"],
-                      loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"))
-    else:
-        model.compile(optimizer=make_optimizer(recipe, lr), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+    _compile(model, recipe, lr, seeded_order)
     before = model.get_weights() if best_so_far is not None else None
     # Keras keeps the best epoch's weights in memory and restores them at the end (patience
     # longer than the run: it never stops early). No checkpoint file to be cut short on disk.
@@ -298,8 +304,9 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     recipe, done, state, index = best  # the candidate chosen on validation: the test split chooses nothing
     tuning[index]["chosen"] = True
     if tuned:
-        if recipe.dropout != assembled_dropout:
+        if recipe.dropout != assembled_dropout:  # built again, as it was when it trained: compiled
             assembled, use_cache, in_memory, cache_note = build(recipe.dropout)
+            _compile(assembled.trainable if use_cache else assembled.model, recipe, recipe.lr, splits.streamed)
         part = assembled.trainable if use_cache else assembled.model
         _restore(part, state)
         done.model = part

@@ -5,7 +5,7 @@
 - ``mcnemar_p``: the exact McNemar test between two classifiers on the same images;
 - ``holm``: Holm's step-down correction of several p-values (Holm, 1979);
 - ``balanced_accuracy`` (scikit-learn) and ``majority_accuracy``: what an imbalanced test split needs beside accuracy;
-- ``bootstrap_interval``: a percentile bootstrap interval of a statistic of paired values.
+- ``kendall_tau_b`` and ``kendall_tau_interval``: Kendall's tau-b, and its percentile bootstrap interval.
 
 SciPy and scikit-learn are imported inside the functions: ``zoo --help`` does not pay for it.
 """
@@ -98,21 +98,30 @@ def majority_accuracy(train_labels, test_labels) -> float:
     return float((test_labels == np.bincount(train_labels).argmax()).mean())
 
 
-def bootstrap_interval(statistic, x, y, *, resamples: int = 1000, confidence: float = CONFIDENCE,
-                       seed: int = 0) -> tuple[float, float]:
-    """A percentile bootstrap interval of ``statistic(x, y)`` over pairs resampled with
-    replacement (x and y: (n,) paired values, one pair per backbone). Resamples where the
-    statistic is undefined (NaN: every x equal, say) are left out; (nan, nan) when none is left.
-    Hand-written: scipy.stats.bootstrap would return NaN whenever one resample is undefined,
-    which with 5 backbones is most runs."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(x), (resamples, len(x)))
-    import warnings
+def kendall_tau_b(x, y) -> np.ndarray:
+    """Kendall's tau-b of each row of ``x`` and ``y`` (R, n): (concordant - discordant) pairs
+    over the square root of (pairs not tied in x) x (pairs not tied in y), as scipy's
+    ``kendalltau`` defines it; NaN where every value of a row is equal. Hand-written, vectorised
+    over rows: the bootstrap below needs a thousand taus at once, and one ``kendalltau`` call
+    each took 0.2 s per score on every save of a run folder."""
+    x, y = np.atleast_2d(np.asarray(x, dtype=np.float64)), np.atleast_2d(np.asarray(y, dtype=np.float64))
+    first, second = np.triu_indices(x.shape[1], 1)
+    dx, dy = np.sign(x[:, first] - x[:, second]), np.sign(y[:, first] - y[:, second])
+    untied = np.count_nonzero(dx, axis=1) * np.count_nonzero(dy, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(untied > 0, (dx * dy).sum(axis=1) / np.sqrt(untied), np.nan)
 
-    with warnings.catch_warnings():  # a constant resample: SciPy warns, and its NaN is left out below
-        warnings.simplefilter("ignore")
-        found = np.array([statistic(x[p], y[p]) for p in picks], dtype=np.float64)
+
+def kendall_tau_interval(x, y, *, resamples: int = 1000, confidence: float = CONFIDENCE,
+                         seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of Kendall's tau-b between paired values ``x`` and ``y``
+    (n,), one pair per backbone, resampled with replacement ``resamples`` times (Efron and
+    Tibshirani, An Introduction to the Bootstrap, 1993). Resamples where tau is undefined (all x
+    or all y equal) are left out; (nan, nan) when none is left. scipy.stats.bootstrap would
+    return NaN whenever one resample is undefined, which with 5 backbones is most runs."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    picks = np.random.default_rng(seed).integers(0, len(x), (resamples, len(x)))
+    found = kendall_tau_b(x[picks], y[picks])
     found = found[np.isfinite(found)]
     if not len(found):
         return math.nan, math.nan
