@@ -137,6 +137,7 @@ def test_train_and_infer_rows_table_and_csv(tiny, tmp_path):
                       "params": int(row["params"])})
 
 
+@pytest.mark.slow  # a subprocess per backend (5 s); quick, test_compare_zoo_bench_rows_across_backends reads such rows
 def test_backends_side_by_side_with_a_missing_one(run_zoo):
     """Real processes: ``--backends`` runs each backend in a subprocess of its own."""
     missing = next((name for name in ("jax", "torch") if importlib.util.find_spec(name) is None), None)

@@ -225,6 +225,7 @@ def test_mcnemar_p_matches_a_binomial_test_of_the_discordant_pairs(pair):
     assert other["tied_with_best"] is bool(expected >= 0.05)
 
 
+@pytest.mark.slow  # two trials (5 s); quick, the McNemar test checks p_vs_best against predictions.csv
 def test_the_same_backbone_under_two_names_is_tied_with_itself(photos, tmp_path):
     from zoo.plugins import import_plugin
 
@@ -282,6 +283,22 @@ def test_the_linear_probe_matches_a_direct_scikit_learn_fit(photos, tmp_path):
     assert row["test_accuracy"] == pytest.approx(direct, abs=1e-6)
 
 
+def test_the_verdict_names_ties_and_a_backbone_no_better_than_the_largest_class():
+    from zoo.report import verdict
+    from zoo.stats import majority_accuracy
+
+    assert majority_accuracy([0] * 48 + [1] * 4, [0] * 12 + [1]) == pytest.approx(12 / 13)
+    rows = [{"backbone": name, "dataset": "parts", "seed": 0, "status": "ok", "test_accuracy": acc,
+             "majority_accuracy": 12 / 13, "balanced_accuracy": bal, "tied_with_best": tied}
+            for name, acc, bal, tied in (("a", 0.96, 0.9, True), ("b", 0.95, 0.8, True), ("c", 12 / 13, 0.5, False))]
+    said = verdict(rows)
+    assert "No single winner on parts: a, b are tied" in said
+    assert "Warning: c (parts) does no better than always predicting the largest class (92.3%); its balanced " \
+           "accuracy is 50.0%." in said
+    assert "Warning: a" not in said and "Warning: b" not in said
+
+
+@pytest.mark.slow  # a trial; quick, test_the_verdict_names_ties_and_a_backbone_no_better_than_the_largest_class
 def test_imbalanced_data_warns_when_a_backbone_is_no_better_than_the_largest_class(tmp_path):
     """60 "normal" and 5 "defect" images of one look: always saying normal is right 92% of the time."""
     root = tmp_path / "parts"

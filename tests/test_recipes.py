@@ -108,6 +108,7 @@ def learnable_splits(n_train=160, n_test=60):
     return Splits.from_data(data, 0.2)
 
 
+@pytest.mark.slow  # 400 images, 3 epochs (5 s); quick, test_the_three_built_in_heads builds the bn head
 def test_the_bn_head_trains_and_learns_its_batch_statistics(tmp_path):
     recipe = Recipe(weights=None, epochs=3, batch_size=16, optimizer="adam", lr=3e-3, head="bn", dropout=0.2,
                     freeze="all")

@@ -245,6 +245,16 @@ def test_mlflow_does_not_swallow_a_backbone_name(run_zoo, cifar, tmp_path):
     assert "--mlflow grid-a: give a tracking URI" in result.stderr
 
 
+def test_the_mlflow_variable_alone_without_mlflow_turns_logging_off_with_a_warning(monkeypatch):
+    from zoo.plan import mlflow_uri
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///nowhere.db")
+    with pytest.warns(UserWarning, match="MLFLOW_TRACKING_URI is set but MLflow is not installed"):
+        assert mlflow_uri(None) is None  # the trials run, logged nowhere
+
+
+@pytest.mark.slow  # a trial; quick, the test above checks the plan's decision
 def test_the_mlflow_variable_alone_without_mlflow_says_so_and_goes_on(run_zoo, cifar, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     result = run_zoo("--plugin", GRID, "compare", "grid-a", "--data-dir", cifar, *QUICK, "--output", tmp_path,

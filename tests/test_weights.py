@@ -96,6 +96,14 @@ def test_compare_with_bad_weights_exits_2_with_one_line(tiny, tmp_path, kind):
     assert "warning" not in result.stderr.lower(), result.stderr
 
 
+def test_a_weights_path_with_a_tilde_is_expanded_in_the_recipe(tmp_path, monkeypatch):
+    from zoo.recipe import recipe_from
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert recipe_from({"weights": "~/tiny.weights.h5"}).weights == str(tmp_path / "tiny.weights.h5")
+
+
+@pytest.mark.slow  # two trials; quick, the test above checks the recipe holds the expanded path
 def test_a_weights_path_with_a_tilde_is_expanded_once_and_read_with_the_store(tiny, tmp_path, monkeypatch):
     """``weights="~/tiny.weights.h5"``: the plan checked the expanded path and then dropped it, so the
     feature store's key stat'ed the raw ``~`` path and the trial failed (FileNotFoundError)."""
