@@ -29,12 +29,21 @@ PY
 # One epoch of `zoo compare` on a small CIFAR-10 folder in the original python-batch format.
 python -c "import sys; from tests.dataset_files import write_cifar10; write_cifar10(sys.argv[1], n_train=40, n_test=16)" \
     "$work/cifar10"
+# Two rates and two dropouts, each candidate from the same weights (a head built again for the
+# other dropout), the best on validation kept; then the linear probe on the same features.
 zoo compare vgg16 --data-dir "$work/cifar10" --weights none --epochs 1 --batch-size 8 --limit 16 \
-    --output "$work/compare" --json > "$work/compare.json"
-python - "$work/compare.json" "$backend" <<'PY'
-import json, sys
+    --lr 1e-3,1e-2 --dropout 0.2,0.5 --output "$work/compare" --json > "$work/compare.json"
+zoo compare vgg16 --data-dir "$work/cifar10" --weights none --batch-size 8 --limit 16 --protocol linear-probe \
+    --output "$work/probe" --json > "$work/probe.json"
+python - "$work/compare.json" "$work/probe.json" "$backend" "$work" <<'PY'
+import csv, json, sys
 [row] = json.load(open(sys.argv[1]))
-assert row["status"] == "ok" and row["backend"] == sys.argv[2], row
+assert row["status"] == "ok" and row["backend"] == sys.argv[3], row
+tried = list(csv.DictReader(open(f"{sys.argv[4]}/compare/tuning.csv")))
+assert len(tried) == 4 and sum(t["chosen"] == "True" for t in tried) == 1, tried
+assert len(list(csv.DictReader(open(f"{sys.argv[4]}/compare/vgg16-cifar10-seed0/predictions.csv")))) == 16
+[probe] = json.load(open(sys.argv[2]))
+assert probe["status"] == "ok" and probe["protocol"] == "linear-probe" and probe["C"] > 0, probe
 PY
 # A folder of PNGs, streamed: features extracted batch by batch, then the whole model trained
 # from the files (--no-cache), under this backend.
@@ -69,7 +78,7 @@ zoo "${hub[@]}" rank tiny_vit --data-dir "$work/cifar10" --weights none --limit 
 python - "$work/vit-rank/rank.json" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
-assert rows[0]["status"] == "ok" and rows[0]["pooling"] == "cls", rows
+assert rows[0]["status"] == "ok" and rows[0]["pooling"] == "cls" and rows[0]["linear_probe"] is not None, rows
 PY
 zoo bench deit_ti --input-size 32 --steps 2 --warmup 1 --batch-size 4 --output "$work/bench-deit.json"
 echo "backend smoke test under KERAS_BACKEND=$backend: ok"

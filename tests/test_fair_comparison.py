@@ -348,3 +348,13 @@ def test_resume_keeps_the_earlier_trials_predictions_in_the_test(pair, noisy, tm
     before = {r["backbone"]: r["p_vs_best"] for r in json.loads((pair / "results.json").read_text())}
     after = {r["backbone"]: r["p_vs_best"] for r in json.loads((out / "results.json").read_text())}
     assert after == before
+
+
+@pytest.mark.slow  # a trial; quick, the resume test above reads an earlier run's predictions
+def test_overwrite_removes_the_earlier_trials_predictions(pair, noisy, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(pair, out)
+    invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", noisy, *QUICK, "--lr", "1e-2",
+               "--output", out, "--overwrite", check=0)
+    assert [p.parent.name.split("-")[0] for p in out.glob("*/predictions.csv")] == ["tiny"]
+    assert not list(out.glob("grid-b-*")), "no folder of a trial that has no row"

@@ -22,8 +22,8 @@ from .plan import Plan
 from .ranking import top_trials
 from .registry import get_backbone
 from .rows import Status, TrialRow
-from .run_folder import (earlier_run, model_intact, read_confusions, read_predictions, read_tuning, write_predictions,
-                         write_results, write_skipped)
+from .run_folder import (earlier_run, model_intact, predictions_path, read_confusions, read_predictions, read_tuning,
+                         write_predictions, write_results, write_skipped)
 from .significance import with_significance
 from .selection import plan_line
 from .trials import Trial, trial_labels
@@ -57,7 +57,8 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
                     earlier = earlier_run(plan.output)[0]
                 except BadInput:  # a results file zoo cannot read names no models: replace it alone
                     earlier = []
-                out_files.clear_earlier(plan.output, [row.model or f"{row.backbone}.keras" for row in earlier])
+                out_files.clear_earlier(plan.output, [row.model or f"{row.backbone}.keras" for row in earlier]
+                                        + [predictions_path(".", row) for row in earlier])
         return _run(plan, console, progress)
 
 

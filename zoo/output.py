@@ -24,7 +24,7 @@ LOCK = ".zoo.lock"
 # What a run leaves in its folder (besides models): what --overwrite replaces.
 RESULT_FILES = ("results.json", "results.csv", "summary.json", "summary.csv", "histories.json",
                 "curves.png", "tradeoff.png", "agreement.json", "confusion.json", "per_class.csv", "report.html",
-                "rank.json", "rank.csv")
+                "rank.json", "rank.csv", "tuning.csv")
 
 
 class WriteError(ZooError):
@@ -112,12 +112,18 @@ def earlier_results(folder: Path) -> bool:
 
 
 def clear_earlier(folder: Path, models) -> None:
-    """--overwrite: remove an earlier run's result files and the models its rows name (those
-    alone: other .keras files in the folder are not zoo's), so none stays without its row."""
+    """--overwrite: remove an earlier run's result files and the files its rows name (``models``:
+    models and predictions.csv, relative to ``folder``; those alone: other .keras files in the
+    folder are not zoo's), so none stays without its row."""
     for name in RESULT_FILES:
         (folder / name).unlink(missing_ok=True)
-    for model in models:
+    for model in models:  # and the files of each trial (its predictions.csv), with a trial's folder left empty
         (folder / model).unlink(missing_ok=True)
+        if (folder / model).parent != folder:
+            try:
+                (folder / model).parent.rmdir()
+            except OSError:  # not empty (another trial's model), or gone
+                pass
 
 
 @contextmanager
