@@ -128,6 +128,19 @@ def test_bad_candidate_lists_are_refused_in_one_line(photos, tmp_path, args, sai
     assert not (tmp_path / "run").exists()
 
 
+def test_a_folder_of_the_zoo_before_these_options_resumes_without_running_again():
+    """The fingerprint --resume compares: the new options at their default leave it as it was."""
+    from dataclasses import asdict
+
+    from zoo.recipe import Recipe
+
+    before = {k: v for k, v in asdict(Recipe()).items() if k not in ("protocol", "tune")}
+    assert Recipe().fingerprint() == json.dumps(before, sort_keys=True, default=str)
+    assert '"protocol": "linear-probe"' in Recipe(protocol="linear-probe").fingerprint()
+    assert '"tune": 3' in Recipe(tune=3).fingerprint()
+    assert '"lr": [0.001, 0.01]' in Recipe(lr=(1e-3, 1e-2)).fingerprint()
+
+
 def test_wilson_interval_matches_a_hand_computation():
     for correct, n in ((535, 1000), (0, 20), (20, 20), (7, 13)):
         p, z = correct / n, 1.959963984540054

@@ -66,6 +66,7 @@ def test_rank_scores_every_backbone_best_first_and_writes_its_files(run_zoo, cif
     assert "LogME" in table and "k-NN acc" in table and "linear probe" in table and "tiny-8" in table
 
 
+@pytest.mark.slow  # quick, test_the_linear_probe_matches_a_direct_scikit_learn_fit checks the same C grid
 def test_the_linear_probe_score_is_scikit_learns_best_validation_accuracy(cifar):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

@@ -227,6 +227,8 @@ def test_a_trial_travels_as_json(tmp_path):
     trial = Trial("vgg16", spec, 3, Recipe(epochs=2, head="bn", limit=50), folder=str(tmp_path / "t"),
                   plugins=("my_plugin.py",))
     assert Trial.from_json(json.loads(json.dumps(trial.to_json()))) == trial
+    tuned = Trial("vgg16", spec, 0, Recipe(lr=(1e-3, 1e-2), dropout=(0.2, 0.5), tune=None))
+    assert Trial.from_json(json.loads(json.dumps(tuned.to_json()))) == tuned, "candidate lists come back as tuples"
     assert trial.key == "vgg16|cifar100:coarse|seed 3"
     # A folder name: readable, with a hash of the key where characters were replaced, so that
     # folder:~/x and folder:/x do not meet.

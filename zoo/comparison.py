@@ -124,7 +124,7 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         _say_plan(todo, data, console)
     labels = trial_labels((t.key, t.backbone, t.dataset, t.seed) for t in plan.trials)
     finished = set()  # this run's trials, whose models --save-models best may remove
-    unwritten = {}  # trial key -> its row, whose predictions.csv is still to write
+    unwritten = {}  # trial key -> its row, whose predictions.csv is still to write (or remove)
 
     def record(trial, result):
         finished.add(trial.key)
@@ -136,8 +136,8 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         tuning.pop(trial.key, None)
         if result.tuning:
             tuning[trial.key] = result.tuning
-        if result.predictions:
-            unwritten[trial.key] = result.row
+        # Its predictions.csv, or none: an earlier run's file of a trial that failed this time goes.
+        unwritten[trial.key] = result.row
 
     def on_interrupted(trials):
         # The trials that had started and not reported get a failed row, unless an earlier
@@ -151,7 +151,10 @@ def _run(plan: Plan, console: Console, show_progress: bool) -> Outcome:
         if plan.save_models == "best":  # of this run's models, those beaten: rows first, files after
             beaten = out_files.best_models_only([*rows, *replaced.values()], finished)
         for key, row in list(unwritten.items()):  # before the rows that point to them
-            write_predictions(plan.output, row, predictions[key])
+            if predictions.get(key):
+                write_predictions(plan.output, row, predictions[key])
+            else:
+                predictions_path(plan.output, row).unlink(missing_ok=True)
             del unwritten[key]
         write_results(with_significance([*rows, *replaced.values()], predictions), histories, plan.output,
                       confusions, plan.command, tuning, predictions, data)

@@ -31,6 +31,9 @@ def test_figures(splits: Splits, labels, probabilities) -> dict:
     ``balanced_accuracy``, and ``majority_accuracy``, the baseline of always predicting the
     training split's largest class."""
     labels = np.asarray(labels)
+    if not len(labels):  # every test file failed to decode: nothing to count
+        return dict.fromkeys(("test_accuracy", "test_accuracy_low", "test_accuracy_high", "balanced_accuracy",
+                              "majority_accuracy"))
     correct = int((probabilities.argmax(axis=-1) == labels).sum())
     low, high = wilson_interval(correct, len(labels))
     train = splits.x_train

@@ -77,8 +77,12 @@ def rank_backbone(card, splits: Splits, trial: Trial, progress=None, say=print) 
     (train, y_train), (val, y_val) = found["train"], found["val"]
     score = logme(train, y_train)
     knn = knn_accuracy(train, y_train, val, y_val)
-    probe = choose_c(train, y_train, val, y_val)
-    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, linear_probe=probe.val_accuracy,
+    try:
+        probe = choose_c(train, y_train, val, y_val).val_accuracy
+    except ValueError as exc:  # one class in the training split (a small --limit): the other scores stand
+        say(f"{card.name}: no linear-probe score ({exc})")
+        probe = None
+    return replace(rank_row(trial, Status.OK), logme=score, knn_accuracy=knn, linear_probe=probe,
                    feature_dim=int(train.shape[1]), train_images=len(y_train), val_images=len(y_val),
                    skipped_images=splits.skipped_images(), extract_seconds=extract_seconds,
                    score_seconds=time.perf_counter() - start, input_size=assembled.input_size, pooling=pooling,

@@ -117,11 +117,16 @@ class Recipe:
                                         "machine (CPUs when there are none).", "N|all")
 
     def fingerprint(self) -> str:
-        """The recipe as text: ``--resume`` runs a trial again when it changed."""
-        return json.dumps(asdict(self), sort_keys=True, default=str)  # str: a NumPy number
+        """The recipe as text: ``--resume`` runs a trial again when it changed. Options added
+        since a folder was written leave it out at their default, so that a folder of an older
+        zoo resumes as it was (its trials ran under that default)."""
+        options = {key: value for key, value in asdict(self).items() if (key, value) not in ADDED_AT_DEFAULT}
+        return json.dumps(options, sort_keys=True, default=str)  # str: a NumPy number
 
 
 NAMES = tuple(f.name for f in fields(Recipe))
+# (option, default) of the options zoo gained after its results files had fingerprints.
+ADDED_AT_DEFAULT = {("protocol", "fine-tune"), ("tune", None)}
 
 
 def flag(name: str) -> str:

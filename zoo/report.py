@@ -158,19 +158,20 @@ def verdict(rows: list[dict]) -> str:
     """What the table must not hide: per dataset and seed, the backbones tied with the best (no
     single winner), and any backbone no better than always predicting the largest class."""
     lines, groups = [], {}
-    for row in rows:
+    for row, label in zip(rows, option_labels(rows)):  # the groups zoo.significance tested within
         if row.get("status") == Status.OK and row.get("tied_with_best") is True:
-            groups.setdefault((row["dataset"], row["seed"]), []).append(row)
-    several = len({seed for _, seed in groups}) > 1
-    for (dataset, seed), tied in groups.items():
+            groups.setdefault((row["dataset"], row["seed"], label), []).append(row)
+    several = len({seed for _, seed, _ in groups}) > 1
+    for (dataset, seed, label), tied in groups.items():
         if len(tied) > 1:
             names = ", ".join(r["backbone"] for r in sorted(tied, key=lambda r: -(r.get("test_accuracy") or 0)))
-            where = f"{dataset}{f' seed {seed}' if several else ''}"
+            where = f"{dataset}{f' seed {seed}' if several else ''}{f' ({label})' if label else ''}"
             lines.append(f"No single winner on {where}: {names} are tied (none is significantly worse than the "
                          "best on the same test images: exact McNemar, Holm-corrected, 5%).")
     for row in rows:
         majority, accuracy = row.get("majority_accuracy"), row.get("test_accuracy")
-        if row.get("status") == Status.OK and not is_empty(majority) and not is_empty(accuracy) and accuracy <= majority + 1e-6:
+        if row.get("status") == Status.OK and not is_empty(majority) and not is_empty(accuracy) \
+                and accuracy <= majority + 1e-6 and majority < 1:  # a test split of one class: nothing to beat
             lines.append(f"Warning: {row['backbone']} ({row['dataset']}) does no better than always predicting the "
                          f"largest class ({majority:.1%}); its balanced accuracy is "
                          f"{num(row.get('balanced_accuracy'), '.1%')}.")

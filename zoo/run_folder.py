@@ -96,6 +96,8 @@ def write_tuning(folder: Path, tuning: dict[str, list]) -> None:
     records = [candidate for tried in tuning.values() for candidate in tried]
     if records:
         write_text(Path(folder) / "tuning.csv", pd.DataFrame(records, columns=TUNING_COLUMNS).to_csv(index=False))
+    else:  # the tuned trials were run again untuned: no candidates stand
+        (Path(folder) / "tuning.csv").unlink(missing_ok=True)
 
 
 def read_tuning(folder: Path) -> dict[str, list]:

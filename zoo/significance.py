@@ -27,13 +27,15 @@ def with_significance(rows: list[TrialRow], predictions: dict[str, dict]) -> lis
     labels = option_labels([row.to_dict() for row in rows])
     groups: dict[tuple, list[int]] = {}
     for i, (row, label) in enumerate(zip(rows, labels)):
-        if row.status == Status.OK and row.test_accuracy is not None and predictions.get(row.trial):
+        if row.status == Status.OK and row.test_accuracy is not None:
             groups.setdefault((row.dataset, row.seed, label), []).append(i)
     out = [replace(row, p_vs_best=None, tied_with_best=None) for row in rows]
     for members in groups.values():
         best = max(members, key=lambda i: rows[i].test_accuracy)  # the first of equals, as the table sorts
+        if not predictions.get(rows[best].trial):  # the best has no predictions (an older zoo's row): no test
+            continue
         best_right = right_answers(predictions[rows[best].trial])
-        others = [i for i in members if i != best]
+        others = [i for i in members if i != best and predictions.get(rows[i].trial)]
         raw = []
         for i in others:
             right = right_answers(predictions[rows[i].trial])

@@ -83,7 +83,9 @@ class Trial:
 
     @classmethod
     def from_json(cls, data: dict) -> "Trial":
-        return cls(**{**data, "spec": DatasetSpec(**data["spec"]), "recipe": Recipe(**data["recipe"]),
+        # JSON turned candidate lists (--lr 1e-3,1e-2) into lists: the recipe holds tuples.
+        recipe = {key: tuple(value) if isinstance(value, list) else value for key, value in data["recipe"].items()}
+        return cls(**{**data, "spec": DatasetSpec(**data["spec"]), "recipe": Recipe(**recipe),
                       "plugins": tuple(data["plugins"])})
 
 
