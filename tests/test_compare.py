@@ -88,6 +88,7 @@ def test_saved_model_reloads_and_reproduces_test_accuracy(run_zoo, cifar, tmp_pa
     assert accuracy == pytest.approx(row["test_accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow  # quick, test_nothing_lost's integers test and test_reporting's failed-trial test keep a finished row beside a failed one
 def test_one_failing_backbone_keeps_the_others(run_zoo, cifar, tmp_path):
     failing = tmp_path / "failing_plugin.py"
     failing.write_text(

@@ -44,8 +44,8 @@ def photos(tmp_path_factory):
 
 def compare(dataset, out, *args, check=0, tmp_path_factory=None):
     env = {"ZOO_CACHE": str(shared_store(tmp_path_factory))} if tmp_path_factory else None
-    return invoke_zoo("--plugin", TINY_PLUGIN, "compare", *args, "--dataset", dataset, *QUICK, "--output", out,
-                      check=check, env=env)
+    return invoke_zoo("--plugin", TINY_PLUGIN, "compare", "--dataset", dataset, *QUICK, *args, "--output", out,
+                      check=check, env=env)  # args last: they override QUICK
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def tuned(swapped, tmp_path_factory):
     """tiny with two rates and two dropouts on the swapped folder: 1e-7 learns nothing, 3e-2 learns
     the classes."""
     out = tmp_path_factory.mktemp("tuned")
-    compare(swapped, out, "tiny", "--lr", "1e-7,3e-2", "--dropout", "0.2,0.5", tmp_path_factory=tmp_path_factory)
+    compare(swapped, out, "tiny", "--lr", "1e-7,3e-2", "--dropout", "0.2,0.5", "--epochs", "1",
+            tmp_path_factory=tmp_path_factory)
     return out
 
 
@@ -66,7 +67,7 @@ def test_a_list_of_rates_chooses_on_validation_never_on_test(tuned, swapped, tmp
     assert row["lr"] == chosen["lr"] == 3e-2 and chosen["val_accuracy"] == by_lr[3e-2]
     # The rate that learns is the worse one on this test split: the rate alone shows it.
     alone = tmp_path / "alone"
-    compare(swapped, alone, "tiny", "--lr", "1e-7", "--dropout", str(chosen["dropout"]))
+    compare(swapped, alone, "tiny", "--lr", "1e-7", "--dropout", str(chosen["dropout"]), "--epochs", "1")
     untrained = json.loads((alone / "results.json").read_text())[0]
     assert untrained["test_accuracy"] > row["test_accuracy"], "choosing on test would have picked 1e-7"
     assert row["best_val_accuracy"] == pytest.approx(chosen["val_accuracy"])
@@ -343,6 +344,20 @@ def test_report_shows_the_best_backbones_most_confident_mistakes(pair):
     assert f"Confusions that differ most: {rows[0]['backbone']} against {rows[1]['backbone']}" in page
 
 
+def test_the_predictions_frame_is_one_row_per_trial_and_image():
+    from zoo.report import predictions_frame
+
+    found = {"a|d|seed 0": {"index": [0, 1], "path": [None, None], "label": ["x", "y"], "predicted": ["x", "x"],
+                            "confidence": [0.9, 0.6]},
+             "b|d|seed 0": {"index": [0], "path": ["p.png"], "label": ["y"], "predicted": ["y"], "confidence": [0.7]},
+             "c|d|seed 0": {}}  # a failed trial: no predictions
+    frame = predictions_frame(found)
+    assert list(frame.columns) == ["trial", "index", "path", "label", "predicted", "confidence"]
+    assert frame["trial"].tolist() == ["a|d|seed 0", "a|d|seed 0", "b|d|seed 0"]
+    assert frame["confidence"].tolist() == [0.9, 0.6, 0.7]
+
+
+@pytest.mark.slow  # a trial; quick, the test above builds the frame the API puts in attrs
 def test_the_python_api_returns_the_predictions_in_attrs(photos):
     with plugin_state():  # the plugin the call loads is unloaded after it
         frame = zoo.compare("tiny", photos, weights=None, epochs=1, batch_size=16, lr=1e-2,
