@@ -12,7 +12,7 @@ import pytest
 import zoo
 from zoo.blocks import flatten_blocks
 from zoo.datasets import Splits
-from zoo.harness import train_and_evaluate
+from zoo.fitting import train_and_evaluate
 from zoo.layers import find_cut, freeze_index, transformer_freeze_point
 from zoo.model import assemble
 from zoo.plugins import import_plugin
@@ -259,7 +259,7 @@ def test_all_leaves_out_the_hub_cards_without_keras_hub_and_says_so(monkeypatch)
 
 def test_a_kept_model_keeps_its_freeze(tmp_path):
     """Loaded to train on, a kept hub model trains what it trained (its blocks frozen as they were)."""
-    from zoo.harness import keep_model
+    from zoo.fitting import keep_model
 
     keras.utils.clear_session()
     built = assemble(zoo.get_backbone("tiny_vit"), (32, 32, 3), 10, input_size=32, weights=None)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-from zoo import output
+from zoo import files, output
 from zoo.cli import cli
 from zoo.plugins import import_plugin
 
@@ -119,14 +119,14 @@ def test_a_model_that_does_not_fit_loses_its_file_not_its_results(small_disk):
 
 
 def test_results_that_cannot_be_written_stay_in_memory_and_are_written_later(tmp_path, monkeypatch):
-    real = output.write_text
+    real = files.write_text
     calls = {"results.json": 0}
 
     def full_once(path, text):
         if path.name == "results.json":
             calls["results.json"] += 1
             if calls["results.json"] == 1:
-                raise output.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
+                raise files.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
         real(path, text)
 
     monkeypatch.setattr("zoo.run_folder.write_text", full_once)
@@ -421,7 +421,7 @@ def test_a_disk_full_before_the_run_is_one_line_naming_the_lock_and_the_free_spa
 
 def test_a_report_that_cannot_be_written_is_not_named_among_the_results(tmp_path, monkeypatch):
     def full(path, text):
-        raise output.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
+        raise files.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
 
     monkeypatch.setattr("zoo.html_report.write_text", full)
     result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path)

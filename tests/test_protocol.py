@@ -10,7 +10,8 @@ import zoo
 from zoo.comparison import run
 from zoo.datasets import DatasetSpec, Splits
 from zoo.plan import plan
-from zoo.harness import run_backbone, train_and_evaluate
+from zoo.fitting import train_and_evaluate
+from zoo.harness import run_backbone
 from zoo.layers import count_params
 from zoo.model import assemble
 from zoo.recipe import Recipe

@@ -89,7 +89,7 @@ def cli(extra_plugins):
 
 
 def _emit_json(rows) -> None:
-    from .output import finite  # NaN and infinity as null: strict JSON, as jq reads it
+    from .files import finite  # NaN and infinity as null: strict JSON, as jq reads it
 
     click.echo(json.dumps(finite(rows), indent=2, allow_nan=False))
 

@@ -17,6 +17,7 @@ from . import output as out_files
 from .checks import trial_input_size
 from .datasets import counts
 from .errors import BadInput
+from .files import remove_partials
 from .loop import interrupted_result, load_datasets, run_loop
 from .plan import Plan
 from .ranking import top_trials
@@ -47,7 +48,7 @@ def run(plan: Plan, console: Console | None = None, progress: bool = True) -> Ou
     with ExitStack() as stack:
         if plan.output is not None:  # one run at a time in a folder
             stack.enter_context(out_files.hold(plan.output, plan.made_output))
-            out_files.remove_partials(plan.output)
+            remove_partials(plan.output)
             if out_files.earlier_results(plan.output) and not (plan.resume or plan.overwrite):
                 raise BadInput(f"{plan.output} already holds results of an earlier run: add --resume to keep "
                                "them and run only what is missing, --overwrite to replace them, or choose "

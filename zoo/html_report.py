@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .agreement import agreement_caption
 from .formatting import is_empty, num
-from .output import write_text
+from .files import write_text
 from .mistakes import confusion_differences, thumbnail, top_losses
 from .report import (accuracy_with_interval, caption, curve_labels, features_said, summary_frame, verdict,
                      versus_best)

@@ -14,7 +14,7 @@ from .checks import check_batch_fits, trial_input_size
 from .datasets import ImageData, check_splits, counts, load
 from .sources import ImageFiles, first_few
 from .executors import finishing, run_trials
-from .output import WriteError
+from .files import WriteError
 from .registry import get_backbone
 from .rows import Status
 from .trials import ExecutorOptions, Trial, TrialResult, failed

@@ -19,7 +19,7 @@ from .backend import check_backend
 from .checks import check_extra, check_input_size, check_pooling, check_weights_file
 from .datasets import parse_dataset, parse_dataset_specs
 from .errors import BadInput
-from .output import check_folder
+from .files import check_folder
 from .plugins import load_plugins
 from .recipe import flag, resolve
 from .registry import get_backbone, get_dataset, get_head

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .output import atomic_path  # noqa: E402
+from .files import atomic_path  # noqa: E402
 from .rows import Status  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """The run folder's files: what compare and rank write after every trial, and what ``--resume``
 reads back. Each file is written whole or not at all (zoo.output); one that cannot be written
-raises ``zoo.output.WriteError``.
+raises ``zoo.files.WriteError``.
 
 - results.json/.csv, summary.json/.csv, histories.json, confusion.json, per_class.csv,
   curves.png, tradeoff.png and report.html (``write_results``);
@@ -22,7 +22,7 @@ import pandas as pd
 from .agreement import agreement
 from .errors import BadInput
 from .html_report import write_report
-from .output import finite, write_text
+from .files import finite, write_text
 from .plots import plot_curves, plot_tradeoff
 from .report import as_dicts, curve_labels, per_class_frame, results_frame, summary_frame
 from .rows import RankRow, Status, TrialRow, best_first
@@ -44,7 +44,7 @@ def write_results(rows, histories: dict[str, dict], folder: Path, confusions: di
     test split), tuning.csv (``tuning``: candidates by trial key), curves.png, tradeoff.png, agreement.json (with rank scores in the folder) and
     report.html in ``folder`` (rewritten each time, each file whole or not at all). The plots
     are drawn once there is something to draw. A file that cannot be written raises
-    ``zoo.output.WriteError``."""
+    ``zoo.files.WriteError``."""
     frame = results_frame(rows)  # TrialRows go straight into the frame; dicts are typed on the way
     rows = as_dicts(rows)
     confusions = {key: found for key, found in (confusions or {}).items()

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput, os_reason
-from .output import WriteError, make_writable, write_text
+from .files import WriteError, make_writable, write_text
 
 DEFAULT_LIMIT_GB = 20.0
 CHUNK = 1 << 24  # bytes read at a time when checking an entry

@@ -26,7 +26,7 @@ def die_with_parent(parent: int) -> None:
 
 def main(spec_path: str, result_path: str) -> None:
     from .executors import load_saved_dataset
-    from .output import write_text
+    from .files import write_text
     from .runner import run_trial_away
     from .trials import Trial
 

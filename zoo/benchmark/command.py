@@ -19,7 +19,7 @@ from .. import backend, registry, timing
 from ..checks import check_batch_fits, check_extra, check_input_size
 from ..cli_options import backbone_choice
 from ..formatting import num
-from ..output import check_folder, finite
+from ..files import check_folder, finite
 from ..selection import choose, plan_line
 from .backends import run_backends
 from .files import compare_rows, geometric_mean, load_results, write_rows

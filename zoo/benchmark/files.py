@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from ..errors import BadInput, one_line
-from ..output import finite, write_text
+from ..files import finite, write_text
 from .settings import ROW_KEYS, STATUS_KEYS, is_failed
 
 
