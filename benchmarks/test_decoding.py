@@ -1,5 +1,5 @@
 """The decoding pipeline, for pytest-benchmark: images per second from a folder of JPEGs to
-batches at a backbone's input size (``zoo.sources.decoded_batches``: headers read, files decoded
+batches at a backbone's input size (``zoo.data.sources.decoded_batches``: headers read, files decoded
 a few batches ahead in threads, resized by the crop policy).
 
     python -m pytest benchmarks/test_decoding.py --benchmark-only
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo.sources import ImageFiles, decoded_batches, fingerprint, scan
+from zoo.data.sources import ImageFiles, decoded_batches, fingerprint, scan
 
 IMAGES = int(os.environ.get("ZOO_BENCH_DECODE_IMAGES", "64"))
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.features import frozen_features
-from zoo.model import assemble
+from zoo.backbones.model import assemble
 from zoo.scores import knn_accuracy, logme
-from zoo.store import FeatureStore
+from zoo.training.features import frozen_features
+from zoo.training.store import FeatureStore
 
 IMAGES = int(os.environ.get("ZOO_BENCH_FEATURE_IMAGES", "512"))
 

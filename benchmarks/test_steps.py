@@ -4,7 +4,7 @@
 
 Backbones are those ``zoo list`` shows: the built-ins and every installed plugin,
 plus plugin files named in ``ZOO_PLUGINS``. The models and steps are exactly those
-``zoo bench`` times (``zoo.benchmark.measure.build_model``, ``zoo.timing.train_step``/``infer_step``).
+``zoo bench`` times (``zoo.benchmark.measure.build_model``, ``zoo.training.timing.train_step``/``infer_step``).
 """
 
 import time
@@ -12,10 +12,11 @@ import time
 import pytest
 
 import zoo
-from zoo import backend, timing
+from zoo import backend
+from zoo.backbones.selection import select_backbones
 from zoo.benchmark.measure import build_model
 from zoo.benchmark.settings import NUM_CLASSES, backend_version
-from zoo.selection import select_backbones
+from zoo.training import timing
 
 from .conftest import BACKBONES, BATCH, INPUT_SIZE, PRECISION, ROUNDS, WARMUP
 

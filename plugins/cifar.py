@@ -23,8 +23,8 @@ from typing import Callable, Optional
 import numpy as np
 
 import zoo
-from zoo.card import Dataset
-from zoo.datasets import ImageData, as_labels, as_pixels
+from zoo.core.card import Dataset
+from zoo.data.datasets import ImageData, as_labels, as_pixels
 from zoo.errors import BadInput, download_reason, one_line
 
 
@@ -208,7 +208,7 @@ def _load_keras_cache(fmt: CifarFormat, variant: Optional[str]) -> ImageData:
     """From Keras's dataset cache, downloading the archive there (hash-checked) when it is missing."""
     import keras
 
-    from zoo.checks import keras_home
+    from zoo.backbones.checks import keras_home
 
     cache = keras_home() / "datasets"
     stem = fmt.archive.removesuffix(".tar.gz")

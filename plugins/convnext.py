@@ -1,8 +1,8 @@
 """ConvNeXt (Liu et al., 2022) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "convnexttiny": dict(min_input_size=32, freeze_layer="convnext_tiny_stage_2_block_8_identity", params=27_820_128,

@@ -1,10 +1,10 @@
 """CSPDarkNet53 (Wang et al., 2020) through keras-hub, with timm's arguments: one config
-(zoo/hub.py), checked by tests/test_hub_catalogue.py. The preset holds timm's cspdarknet53.ra_in1k,
+(zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. The preset holds timm's cspdarknet53.ra_in1k,
 trained at 256 px."""
 
 import zoo
-from zoo.card import Published
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
+from zoo.core.card import Published
 
 CONFIGS = {
     "cspdarknet53": dict(arguments=dict(stem_filters=32, stem_kernel_size=3, stem_strides=1,

@@ -1,10 +1,10 @@
-"""DeiT, distilled (Touvron et al., 2021) through keras-hub: one config per backbone (zoo/hub.py),
+"""DeiT, distilled (Touvron et al., 2021) through keras-hub: one config per backbone (zoo/backbones/hub.py),
 checked by tests/test_hub_catalogue.py. keras-hub ships the distilled models: a CLS and a
 distillation token before the patches. Trained on ImageNet-1k at 224 px; ImageNet mean and std."""
 
 import zoo
-from zoo.card import Published
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
+from zoo.core.card import Published
 
 
 def deit(*, hidden: int, heads: int) -> dict:

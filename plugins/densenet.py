@@ -1,8 +1,8 @@
 """DenseNet (Huang et al., 2016) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "densenet121": dict(min_input_size=32, freeze_layer="conv5_block1_0_bn", params=7_037_504,

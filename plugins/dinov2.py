@@ -1,11 +1,11 @@
 """DINOv2 (Oquab et al., 2023), with and without registers (Darcet et al., 2024), through keras-hub:
-one config per backbone (zoo/hub.py), checked by tests/test_hub_catalogue.py. Self-supervised:
+one config per backbone (zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. Self-supervised:
 the published figure is a linear probe of the frozen features at 224 px. The position embeddings
 are interpolated to any size, so the presets load at the trial's size; ImageNet mean and std."""
 
 import zoo
-from zoo.card import Published
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
+from zoo.core.card import Published
 
 
 def dinov2(*, hidden: int, heads: int, layers: int, registers: bool) -> dict:

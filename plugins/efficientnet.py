@@ -1,8 +1,8 @@
 """EfficientNet (Tan & Le, 2019) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "efficientnetb0": dict(min_input_size=32, freeze_layer="block6a_dwconv", params=4_049_571,

@@ -1,10 +1,10 @@
 """ResNet50 v1.5 through keras-hub (the timm architecture: the stride on the 3x3 convolution, where
-Keras's resnet50 has it on the first 1x1): one config (zoo/hub.py), checked by
+Keras's resnet50 has it on the first 1x1): one config (zoo/backbones/hub.py), checked by
 tests/test_hub_catalogue.py. The preset holds timm's resnet50.a1_in1k ("ResNet strikes back")."""
 
 import zoo
-from zoo.card import Published
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
+from zoo.core.card import Published
 
 CONFIGS = {
     "resnet50_v1_5": dict(arguments=dict(input_conv_filters=[64], input_conv_kernel_sizes=[7],

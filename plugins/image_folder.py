@@ -16,8 +16,8 @@ spread evenly through the split), not one class after another: zoo takes the fir
 part of the training set for validation and ``--limit`` keeps the first images, and
 either must see every class.
 
-Images are not read here: the dataset is a description of the files (zoo.sources.ImageFiles),
-decoded a batch at a time at each trial's input size (zoo.decode has the rules). Only each
+Images are not read here: the dataset is a description of the files (zoo.data.sources.ImageFiles),
+decoded a batch at a time at each trial's input size (zoo.data.decode has the rules). Only each
 file's header is read: a file that is not a readable image is skipped and reported, and the
 folder is grey (one channel) only when every image in it is grey.
 """
@@ -30,10 +30,10 @@ from typing import Optional
 import numpy as np
 
 import zoo
-from zoo.card import Dataset
-from zoo.decode import EXTENSIONS, is_ignored_folder, is_image_name
+from zoo.core.card import Dataset
+from zoo.data.decode import EXTENSIONS, is_ignored_folder, is_image_name
+from zoo.data.sources import ImageFiles, Scanned, fingerprint, median_size, scan
 from zoo.errors import BadInput
-from zoo.sources import ImageFiles, Scanned, fingerprint, median_size, scan
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0

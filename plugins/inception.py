@@ -1,9 +1,9 @@
 """Inception v3 (Szegedy et al., 2015) and Inception-ResNet v2 (Szegedy et al., 2016) from
 ``keras.applications``: one config per backbone, measured by ``scripts/catalogue.py`` and
-checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "inceptionv3": dict(min_input_size=75, freeze_layer="conv2d_72", params=21_802_784,

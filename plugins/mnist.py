@@ -17,8 +17,8 @@ from typing import Optional
 import numpy as np
 
 import zoo
-from zoo.card import Dataset
-from zoo.datasets import ImageData, as_labels, as_pixels
+from zoo.core.card import Dataset
+from zoo.data.datasets import ImageData, as_labels, as_pixels
 from zoo.errors import BadInput, download_reason, one_line
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -93,7 +93,7 @@ def download_mnist(variant: Optional[str] = None) -> ImageData:
     """MNIST from Keras's cache (``keras_home()/datasets/mnist.npz``), downloading it when missing."""
     import keras
 
-    from zoo.checks import keras_home
+    from zoo.backbones.checks import keras_home
 
     cache = keras_home() / "datasets"
     if (cache / MNIST_FILE).is_file():
@@ -172,7 +172,7 @@ def download_fashion_mnist(variant: Optional[str] = None) -> ImageData:
     """Fashion-MNIST from Keras's cache (``keras_home()/datasets/fashion-mnist``), downloading what is missing."""
     import keras
 
-    from zoo.checks import keras_home
+    from zoo.backbones.checks import keras_home
 
     cache = keras_home() / "datasets" / FASHION_SUBDIR
     try:

@@ -1,9 +1,9 @@
 """MobileNet (Howard et al., 2017), MobileNetV2 (Sandler et al., 2018) and MobileNetV3 (Howard et
 al., 2019) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "mobilenet": dict(min_input_size=32, freeze_layer="conv_dw_12", params=3_228_864,

@@ -1,8 +1,8 @@
 """NASNet (Zoph et al., 2017) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 # Every NASNet cell reads two tensors, so no freeze point inside hands one on: the rule freezes the whole backbone.
 CONFIGS = {

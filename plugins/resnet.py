@@ -1,8 +1,8 @@
 """ResNet v1 (He et al., 2015) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "resnet50": dict(min_input_size=32, freeze_layer="conv5_block1_1_conv", params=23_587_712,

@@ -1,8 +1,8 @@
 """ResNet v2, pre-activation (He et al., 2016) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 # ResNet v2 downsamples in the last block of each stage, so the last stage starts inside conv4's last block.
 CONFIGS = {

@@ -1,9 +1,9 @@
 """SigLIP's image encoder (Zhai et al., 2023) through keras-hub: one config per backbone
-(zoo/hub.py), checked by tests/test_hub_catalogue.py. Its attention-pooling head already gives one
+(zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. Its attention-pooling head already gives one
 vector per image (pooling "none"). No ImageNet linear probe is published for it: top-1 left blank."""
 
 import zoo
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
 
 CONFIGS = {
     "siglip_b16": dict(arguments=dict(patch_size=16, hidden_dim=768, num_layers=12, num_heads=12, intermediate_dim=3072,

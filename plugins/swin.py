@@ -1,11 +1,10 @@
-"""Swin Transformer (Liu et al., 2021) through keras-hub: one config per backbone (zoo/hub.py),
+"""Swin Transformer (Liu et al., 2021) through keras-hub: one config per backbone (zoo/backbones/hub.py),
 checked by tests/test_hub_catalogue.py. Window 7 on a 4x4 patch grid: the input is a multiple of
 32 px from 224 up (the last stage's 7x7 windows); no CLS token, so the patch tokens are averaged."""
 
 import zoo
-from zoo.card import Published
-from zoo.hub import register_all
-
+from zoo.backbones.hub import register_all
+from zoo.core.card import Published
 
 # No stochastic depth (drop_path, 0.1 in training): Keras runs a frozen block's drop-path in training
 # mode too, so the frozen blocks would differ from their cached features, which are computed as at

@@ -16,8 +16,8 @@ from typing import Optional
 import numpy as np
 
 import zoo
-from zoo.card import Dataset
-from zoo.datasets import ImageData
+from zoo.core.card import Dataset
+from zoo.data.datasets import ImageData
 
 CLASS_NAMES = ("square", "circle", "triangle", "ring", "cross",
                "horizontal_stripes", "vertical_stripes", "diagonal_stripes", "checkerboard", "dots")

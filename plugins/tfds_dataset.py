@@ -8,7 +8,7 @@ the newest version there. The splits are ``train`` and ``test`` unless named
 TFDS's order, which TFDS shuffled when it prepared them.
 
 It streams like a folder: the split's TFRecord shards are indexed record by record
-(zoo.records) and each image is decoded when its batch is needed, at the trial's size. Each
+(zoo.data.records) and each image is decoded when its batch is needed, at the trial's size. Each
 record is read once when the dataset is loaded, for its label and its image's header.
 Needs TensorFlow Datasets: ``pip install "zoo[tfds]"``.
 """
@@ -22,10 +22,10 @@ from typing import Optional
 import numpy as np
 
 import zoo
-from zoo import records
-from zoo.card import Dataset
+from zoo.core.card import Dataset
+from zoo.data import records
+from zoo.data.sources import ImageFiles, fingerprint, median_size, scan_one
 from zoo.errors import BadInput
-from zoo.sources import ImageFiles, fingerprint, median_size, scan_one
 
 
 def _tfds():
@@ -65,7 +65,7 @@ def _keys(info) -> tuple[str, str]:
 
 
 def _split(info, name: str, split: str, image_key: str, label_key: str):
-    """The image references of ``split`` (zoo.records), their labels and what scanning them found."""
+    """The image references of ``split`` (zoo.data.records), their labels and what scanning them found."""
     if split not in info.splits:
         raise BadInput(f"--dataset tfds:{name}: no split {split!r}; it has {', '.join(info.splits.keys())}: "
                        f"name two, as tfds:{name}:TRAIN:TEST.")

@@ -1,8 +1,8 @@
 """VGG (Simonyan & Zisserman, 2014) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 # The classic CIFAR-10 recipe flattens VGG16's last feature map; the rule freezes the whole backbone.
 CONFIGS = {

@@ -1,10 +1,10 @@
 """ViT (Dosovitskiy et al., 2021) through keras-hub: one config per backbone, built offline from
-its arguments (zoo/hub.py) and checked by tests/test_hub_catalogue.py. Supervised: ImageNet-21k
+its arguments (zoo/backbones/hub.py) and checked by tests/test_hub_catalogue.py. Supervised: ImageNet-21k
 pretraining, fine-tuned on ImageNet-1k at 224 px; 0.5/0.5 preprocessing ("tf")."""
 
 import zoo
-from zoo.card import Published
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
+from zoo.core.card import Published
 
 
 def vit(*, hidden: int, heads: int, layers: int) -> dict:

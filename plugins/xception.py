@@ -1,8 +1,8 @@
 """Xception (Chollet, 2016) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
-from zoo.catalogue import register_all
+from zoo.backbones.catalogue import register_all
 
 CONFIGS = {
     "xception": dict(min_input_size=71, freeze_layer="block13_sepconv1_act", params=20_861_480,

@@ -5,11 +5,11 @@
     python scripts/catalogue.py table [--write-readme]
 
 `measure` builds each keras.applications backbone without weights (all 40 by default) at 32 px,
-224 px and its default size, and prints its parameters, zoo's freeze layer (zoo.layers.last_stage_start
-at the default size) and its GMACs (zoo.cost): the numbers the family files in plugins/ hold.
-`measure-hub` builds each keras-hub card (zoo/hub.py) without weights at every size its card gives
+224 px and its default size, and prints its parameters, zoo's freeze layer (zoo.backbones.layers.last_stage_start
+at the default size) and its GMACs (zoo.backbones.cost): the numbers the family files in plugins/ hold.
+`measure-hub` builds each keras-hub card (zoo/backbones/hub.py) without weights at every size its card gives
 GMACs for, and prints its parameters at the default size, the freeze point zoo's rule places
-(zoo.layers.transformer_freeze_point for tokens, last_stage_start for feature maps) and the GMACs.
+(zoo.backbones.layers.transformer_freeze_point for tokens, last_stage_start for feature maps) and the GMACs.
 `table` prints the README's catalogue table from the registered cards; --write-readme puts it
 between the README's markers (tests/test_catalogue.py fails when the two disagree).
 """
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def measure(classes):
     import keras
 
-    from zoo.catalogue_reference import KERAS_TABLE
-    from zoo.cost import gmacs
-    from zoo.layers import freeze_index, last_stage_start
+    from zoo.backbones.catalogue_reference import KERAS_TABLE
+    from zoo.backbones.cost import gmacs
+    from zoo.backbones.layers import freeze_index, last_stage_start
 
     for name, entry in KERAS_TABLE.items():
         if classes and entry["keras_class"] not in classes:
@@ -51,9 +51,9 @@ def measure_hub(names):
     import keras
 
     import zoo
-    from zoo.cost import gmacs
-    from zoo.layers import last_stage_start, transformer_freeze_point
-    from zoo.model import build_backbone
+    from zoo.backbones.cost import gmacs
+    from zoo.backbones.layers import last_stage_start, transformer_freeze_point
+    from zoo.backbones.model import build_backbone
 
     for name in names or [n for n in zoo.list_backbones() if zoo.get_backbone(n).requires == "hub"]:
         card, row = zoo.get_backbone(name), {}
@@ -70,7 +70,7 @@ def measure_hub(names):
 
 
 def table(write: bool) -> None:
-    from zoo.catalogue import README_BEGIN, README_END, builtin_names, markdown_table
+    from zoo.backbones.catalogue import README_BEGIN, README_END, builtin_names, markdown_table
 
     text = markdown_table(builtin_names())
     if not write:

@@ -17,10 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-from zoo import backend, timing
-from zoo.benchmark import command, files, measure, settings
+from zoo import backend
+from zoo.benchmark import files, measure, settings
+from zoo.cli import bench as command
 from zoo.cli import cli
 from zoo.plugins import import_plugin
+from zoo.training import timing
 
 from .conftest import TINY_PLUGIN, json_out, registered
 

@@ -5,7 +5,7 @@ import functools
 import pytest
 
 import zoo
-from zoo.layers import freeze_index
+from zoo.backbones.layers import freeze_index
 
 
 @functools.cache

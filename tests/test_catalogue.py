@@ -11,11 +11,10 @@ import keras
 import pytest
 
 import zoo
-from zoo.catalogue import README_BEGIN, README_END, builtin_names, markdown_table
-from zoo.cost import gmacs
-from zoo.layers import freeze_index, last_stage_start
-from zoo.selection import card_row, select_backbones
-from zoo.layers import find_cut
+from zoo.backbones.catalogue import README_BEGIN, README_END, builtin_names, markdown_table
+from zoo.backbones.cost import gmacs
+from zoo.backbones.layers import find_cut, freeze_index, last_stage_start
+from zoo.backbones.selection import card_row, select_backbones
 
 from .conftest import TESTS
 
@@ -174,7 +173,7 @@ def test_compare_and_bench_choose_by_pattern_and_limit_and_print_the_plan(run_zo
 
 
 def test_all_chooses_every_backbone_within_the_limits():
-    from zoo.selection import choose
+    from zoo.backbones.selection import choose
 
     assert choose([], all_=True) == zoo.list_backbones()
     assert choose([], all_=True, max_gmacs=0.1) == ["mobilenetv3small"]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from zoo.catalogue import builtin_names
+from zoo.backbones.catalogue import builtin_names
 
 from .conftest import TESTS, TINY_PLUGIN, json_out
 

@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from zoo.rows import COLUMNS
+from zoo.core.rows import COLUMNS
 
-from .dataset_files import write_cifar10
 from .conftest import TINY_PLUGIN, json_out, registered
+from .dataset_files import write_cifar10
 
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 
@@ -158,7 +158,7 @@ def test_no_network_and_nothing_cached_names_the_file_and_the_flags(run_zoo_proc
 
 
 def test_a_diverged_loss_is_written_as_strict_json(tmp_path):
-    from zoo.run_folder import write_results
+    from zoo.results.run_folder import write_results
 
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")

@@ -1,12 +1,12 @@
-"""zoo.cost on keras-hub's vision transformers, as zoo.blocks rebuilds them (a top-level layer per
+"""zoo.backbones.cost on keras-hub's vision transformers, as zoo.backbones.blocks rebuilds them (a top-level layer per
 block): tiny builds against a count by hand, the real sizes against timm's published GMACs.
 The Keras Applications CNNs' counts are checked in tests/test_catalogue.py."""
 
 import keras
 import pytest
 
-from zoo.blocks import flatten_blocks
-from zoo.cost import gmacs, macs
+from zoo.backbones.blocks import flatten_blocks
+from zoo.backbones.cost import gmacs, macs
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ SIGLIP_HEAD = 16 * 2 * 8 * 8 + 2 * 8 * 8 + 2 * 16 * 8 + 2 * 8 * 16
     ("DINOV2Backbone", {"intermediate_dim": 16, "position_embedding_shape": (32, 32)}, vit_by_hand(tokens=17)),
     ("DINOV3Backbone", {"intermediate_dim": 16}, vit_by_hand(tokens=21)),  # 4 register tokens; RoPE is free
     ("CLIPVisionEncoder", {"intermediate_dim": 16}, vit_by_hand(tokens=17)),
-    # SigLIP has no class token (keras-hub 0.32 declares one; zoo.blocks gives the true shape).
+    # SigLIP has no class token (keras-hub 0.32 declares one; zoo.backbones.blocks gives the true shape).
     ("SigLIPVisionEncoder", {"intermediate_dim": 16}, vit_by_hand(tokens=16) + SIGLIP_HEAD),
 ])
 def test_tiny_transformers_count_as_by_hand(hub, backbone, extra, expected):

@@ -20,7 +20,7 @@ from .dataset_files import (CIFAR100_COARSE, CIFAR100_FINE, CLASS_NAMES, FASHION
 
 # What a value out of 0-255 is told to do.
 PIXEL_FIX = (": scale the images to 0-255 (16-bit ones: divide by 257), or give them as files "
-             "(zoo.sources.ImageFiles), which zoo scales itself")
+             "(zoo.ImageFiles), which zoo scales itself")
 
 
 @pytest.fixture
@@ -350,7 +350,7 @@ def test_folder_with_train_and_test_splits_grey(tmp_path):
 def test_folder_validation_and_limit_see_every_class(tmp_path, splits):
     # zoo validates on the first 20% of the training set and --limit keeps the first images:
     # a folder read class after class would validate on its first class alone.
-    from zoo.datasets import Splits
+    from zoo.data.datasets import Splits
 
     write_image_folder(tmp_path, classes=("cat", "dog", "fox"), per_class=10, splits=splits)
     data = image_folder.load_folder(tmp_path)
@@ -418,7 +418,7 @@ def test_synthetic_is_deterministic_balanced_and_says_so():
 # What any loader returns is checked: a third-party plugin's too.
 
 def test_check_names_the_dataset_and_the_values():
-    from zoo.datasets import ImageData, check
+    from zoo.data.datasets import ImageData, check
 
     def data(**changes):
         arrays = dict(x_train=np.zeros((4, 8, 8, 3), np.uint8), y_train=np.arange(4),
@@ -442,7 +442,7 @@ def test_check_names_the_dataset_and_the_values():
 # --dataset A,B: the comma-separated specs.
 
 def test_parse_dataset_specs():
-    from zoo.datasets import parse_dataset_specs
+    from zoo.data.datasets import parse_dataset_specs
 
     assert parse_dataset_specs("cifar10") == ["cifar10"]
     assert parse_dataset_specs(" mnist , cifar100:coarse,,mnist") == ["mnist", "cifar100:coarse"]

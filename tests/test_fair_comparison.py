@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import binomtest
 
 import zoo
-from zoo.stats import holm, t_interval, wilson_interval
-from zoo.tuning import TUNING_COLUMNS
+from zoo.scores.stats import holm, t_interval, wilson_interval
+from zoo.training.tuning import TUNING_COLUMNS
 
 from .conftest import TINY_PLUGIN, invoke_zoo, plugin_state, registered, shared_store
 from .dataset_files import write_image_folder
@@ -133,7 +133,7 @@ def test_a_folder_of_the_zoo_before_these_options_resumes_without_running_again(
     """The fingerprint --resume compares: the new options at their default leave it as it was."""
     from dataclasses import asdict
 
-    from zoo.recipe import Recipe
+    from zoo.core.recipe import Recipe
 
     before = {k: v for k, v in asdict(Recipe()).items() if k not in ("protocol", "tune")}
     assert Recipe().fingerprint() == json.dumps(before, sort_keys=True, default=str)
@@ -162,7 +162,7 @@ def test_holm_matches_its_definition():
 def test_kendall_tau_b_is_scipys_with_ties():
     from scipy.stats import kendalltau
 
-    from zoo.stats import kendall_tau_b
+    from zoo.scores.stats import kendall_tau_b
 
     rng = np.random.default_rng(1)
     for _ in range(100):
@@ -267,12 +267,12 @@ def test_the_linear_probe_matches_a_direct_scikit_learn_fit(photos, tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from zoo.datasets import Splits, load, parse_dataset
+    from zoo.core.recipe import Recipe
+    from zoo.data.datasets import Splits, load, parse_dataset
     from zoo.plugins import import_plugin
-    from zoo.probe import pooled_features
-    from zoo.recipe import Recipe
     from zoo.scores import C_GRID
-    from zoo.trials import Trial
+    from zoo.training.probe import pooled_features
+    from zoo.training.trials import Trial
 
     invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", photos, "--weights", "none",
                "--protocol", "linear-probe", "--output", tmp_path, check=0)
@@ -298,8 +298,8 @@ def test_the_linear_probe_matches_a_direct_scikit_learn_fit(photos, tmp_path):
 
 
 def test_the_verdict_names_ties_and_a_backbone_no_better_than_the_largest_class():
-    from zoo.report import verdict
-    from zoo.stats import majority_accuracy
+    from zoo.results.report import verdict
+    from zoo.scores.stats import majority_accuracy
 
     assert majority_accuracy([0] * 48 + [1] * 4, [0] * 12 + [1]) == pytest.approx(12 / 13)
     rows = [{"backbone": name, "dataset": "parts", "seed": 0, "status": "ok", "test_accuracy": acc,
@@ -345,7 +345,7 @@ def test_report_shows_the_best_backbones_most_confident_mistakes(pair):
 
 
 def test_the_predictions_frame_is_one_row_per_trial_and_image():
-    from zoo.report import predictions_frame
+    from zoo.results.report import predictions_frame
 
     found = {"a|d|seed 0": {"index": [0, 1], "path": [None, None], "label": ["x", "y"], "predicted": ["x", "x"],
                             "confidence": [0.9, 0.6]},

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.blocks import flatten_blocks
-from zoo.datasets import Splits
-from zoo.fitting import train_and_evaluate
-from zoo.layers import find_cut, freeze_index, transformer_freeze_point
-from zoo.model import assemble
+from zoo.backbones.blocks import flatten_blocks
+from zoo.backbones.layers import find_cut, freeze_index, transformer_freeze_point
+from zoo.backbones.model import assemble
+from zoo.core.recipe import Recipe
+from zoo.data.datasets import Splits
 from zoo.plugins import import_plugin
-from zoo.recipe import Recipe
+from zoo.training.fitting import train_and_evaluate
 
 from .conftest import TESTS, registered
 from .dataset_files import write_cifar10
@@ -162,7 +162,7 @@ def test_without_keras_hub_the_cards_list_and_a_run_names_the_extra(run_zoo, mon
 
 def features(card_name, weights, size=32):
     """The backbone's output for fixed images, built as zoo builds it with ``--weights``."""
-    from zoo.model import build_backbone
+    from zoo.backbones.model import build_backbone
 
     keras.utils.clear_session()
     model = build_backbone(zoo.get_backbone(card_name), size, weights)
@@ -246,7 +246,7 @@ def test_a_preset_folder_for_another_patch_grid_names_its_size(tmp_path):
 
 
 def test_all_leaves_out_the_hub_cards_without_keras_hub_and_says_so(monkeypatch):
-    from zoo.selection import choose
+    from zoo.backbones.selection import choose
 
     monkeypatch.setitem(sys.modules, "keras_hub", None)  # as if it were not installed
     with pytest.warns(UserWarning, match=r'--all leaves out the \d+ backbones whose packages are not installed '
@@ -259,7 +259,7 @@ def test_all_leaves_out_the_hub_cards_without_keras_hub_and_says_so(monkeypatch)
 
 def test_a_kept_model_keeps_its_freeze(tmp_path):
     """Loaded to train on, a kept hub model trains what it trained (its blocks frozen as they were)."""
-    from zoo.fitting import keep_model
+    from zoo.training.fitting import keep_model
 
     keras.utils.clear_session()
     built = assemble(zoo.get_backbone("tiny_vit"), (32, 32, 3), 10, input_size=32, weights=None)
@@ -273,7 +273,7 @@ def test_a_kept_model_keeps_its_freeze(tmp_path):
 
 def test_imagenet_leaves_out_a_card_without_pretrained_weights_unless_it_is_named():
     """vit_s16 has no keras-hub preset: `--all` or a pattern runs the others, naming it refuses."""
-    from zoo.plan import plan
+    from zoo.run.plan import plan
 
     with pytest.warns(UserWarning, match="--weights imagenet leaves out vit_s16: no pretrained weights to download"):
         chosen = plan("vit_*", "synthetic", given={}, store=False).trials

@@ -9,11 +9,11 @@ import keras
 import pytest
 
 import zoo
-from zoo.card import poolings_for
-from zoo.catalogue import builtin_names
-from zoo.cost import gmacs
-from zoo.layers import find_cut, freeze_index, last_stage_start, transformer_freeze_point
-from zoo.model import build_backbone
+from zoo.backbones.catalogue import builtin_names
+from zoo.backbones.cost import gmacs
+from zoo.backbones.layers import find_cut, freeze_index, last_stage_start, transformer_freeze_point
+from zoo.backbones.model import build_backbone
+from zoo.core.card import poolings_for
 
 pytest.importorskip("keras_hub")
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
@@ -72,7 +72,7 @@ def test_hub_card_walk_at_the_min_input_size(name):
     model = build_backbone(card, size, None)
     assert model(keras.ops.zeros((1, size, size, 3))).shape[0] == 1
     if card.size_multiple > 1:
-        from zoo.checks import check_input_size
+        from zoo.backbones.checks import check_input_size
         from zoo.errors import BadInput
 
         with pytest.raises(BadInput, match="not a multiple"):

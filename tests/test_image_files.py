@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo import sources
-from zoo.decode import EXTENSIONS, decode
+from zoo.data import sources
+from zoo.data.decode import EXTENSIONS, decode
 from zoo_plugins import image_folder
 
 from .conftest import TINY_PLUGIN
@@ -207,9 +207,9 @@ def test_a_file_that_fails_when_decoded_counts_in_neither_accuracy_nor_images(ru
 
 
 def test_what_is_the_folder_and_not_the_image_is_said_as_such(tmp_path):
-    from zoo.datasets import check
+    from zoo.data.datasets import check
+    from zoo.data.sources import FileView
     from zoo.errors import BadInput
-    from zoo.sources import FileView
 
     view = FileView((str(tmp_path / "gone.png"),), np.zeros(1, np.int64), False, "x")
     with pytest.raises(BadInput, match="gone.png cannot be read .* at the same path for every trial process"):

@@ -3,9 +3,9 @@
 import pytest
 from click.testing import CliRunner
 
+from zoo.backbones.checks import check_input_size
+from zoo.core.registry import get_backbone
 from zoo.errors import BadInput
-from zoo.checks import check_input_size
-from zoo.registry import get_backbone
 
 MESSAGE = "input size 7 is below vgg16's minimum of 32; use --input-size 32 or more."
 

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-from zoo import files, output
 from zoo.cli import cli
+from zoo.core import files
 from zoo.plugins import import_plugin
+from zoo.results import output
 
 from .conftest import TESTS, TINY_PLUGIN, ZOO, registered
 
@@ -129,7 +130,7 @@ def test_results_that_cannot_be_written_stay_in_memory_and_are_written_later(tmp
                 raise files.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
         real(path, text)
 
-    monkeypatch.setattr("zoo.run_folder.write_text", full_once)
+    monkeypatch.setattr("zoo.results.run_folder.write_text", full_once)
     result = zoo_cli("compare", "tiny", "grid-a", *QUICK, "--output", tmp_path, "--json")
     assert result.exit_code == 1
     [line] = errors(result)
@@ -207,9 +208,9 @@ def test_more_bad_input_is_one_line_before_any_training(tmp_path, args, message)
 
 
 def test_a_long_folder_dataset_gets_a_short_unique_trial_folder(tmp_path):
-    from zoo.datasets import DatasetSpec
-    from zoo.recipe import Recipe
-    from zoo.trials import Trial
+    from zoo.core.recipe import Recipe
+    from zoo.data.datasets import DatasetSpec
+    from zoo.training.trials import Trial
 
     deep = "/".join(["a-very-long-folder-name"] * 20)
     slugs = {Trial("tiny", DatasetSpec(f"folder:{deep}{suffix}", "folder", path=deep + suffix), 0, Recipe()).slug
@@ -331,7 +332,7 @@ def test_kill_9_of_zoo_shuts_down_the_ray_instance_it_started(tmp_path):
     with stalled_run(tmp_path, "ray") as (run, _):
         time.sleep(2)  # Ray's agents are up by now
         started = {p: " ".join(p.cmdline())[:80] for p in psutil.Process(run.pid).children(recursive=True)
-                   if "zoo.reaper" not in " ".join(p.cmdline())}
+                   if "zoo.run.reaper" not in " ".join(p.cmdline())}
         assert len(started) >= 3, "Ray's GCS server, raylet and a worker at least"
         run.kill()
         run.wait()
@@ -423,7 +424,7 @@ def test_a_report_that_cannot_be_written_is_not_named_among_the_results(tmp_path
     def full(path, text):
         raise files.write_error(path, OSError(errno.ENOSPC, "No space left on device"))
 
-    monkeypatch.setattr("zoo.html_report.write_text", full)
+    monkeypatch.setattr("zoo.results.html_report.write_text", full)
     result = zoo_cli("compare", "tiny", *QUICK, "--output", tmp_path)
     assert result.exit_code == 1
     [said] = [line for line in result.stderr.splitlines() if line.startswith("Results in")]

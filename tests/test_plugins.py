@@ -6,7 +6,7 @@ import keras
 import pytest
 
 import zoo
-from zoo import registry
+from zoo.core import registry
 from zoo.plugins import PluginWarning
 
 from .conftest import registered

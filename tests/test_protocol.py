@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.comparison import run
-from zoo.datasets import DatasetSpec, Splits
-from zoo.plan import plan
-from zoo.fitting import train_and_evaluate
-from zoo.harness import run_backbone
-from zoo.layers import count_params
-from zoo.model import assemble
-from zoo.recipe import Recipe
-from zoo.trials import Trial
+from zoo.backbones.layers import count_params
+from zoo.backbones.model import assemble
+from zoo.core.recipe import Recipe
+from zoo.data.datasets import DatasetSpec, Splits
+from zoo.run.comparison import run
+from zoo.run.plan import plan
+from zoo.training.fitting import train_and_evaluate
+from zoo.training.harness import run_backbone
+from zoo.training.trials import Trial
 
-from .dataset_files import write_cifar10, write_image_folder
 from .conftest import registered
+from .dataset_files import write_cifar10, write_image_folder
 
 CIFAR10 = DatasetSpec("cifar10", "cifar10")
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import zoo
-from zoo.agreement import agreement
-from zoo.rows import RankRow
+from zoo.core.rows import RankRow
+from zoo.results.agreement import agreement
 
 from .conftest import TINY_PLUGIN, invoke_zoo, registered, shared_store
 from .dataset_files import write_cifar10
@@ -71,11 +71,11 @@ def test_the_linear_probe_score_is_scikit_learns_best_validation_accuracy(cifar)
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from zoo.datasets import Splits, load, parse_dataset
-    from zoo.probe import pooled_features, rank_backbone
-    from zoo.recipe import Recipe
+    from zoo.core.recipe import Recipe
+    from zoo.data.datasets import Splits, load, parse_dataset
     from zoo.scores import C_GRID
-    from zoo.trials import Trial
+    from zoo.training.probe import pooled_features, rank_backbone
+    from zoo.training.trials import Trial
 
     spec = parse_dataset("cifar10", str(cifar), alone=True)
     splits = Splits.from_data(load(spec), 0.2, None)

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.datasets import DatasetSpec, Splits
-from zoo.harness import run_backbone
-from zoo.recipe import Recipe
-from zoo.trials import Trial
-from zoo.layers import count_params, resolve_unfreeze
-from zoo.model import assemble
+from zoo.backbones.layers import count_params, resolve_unfreeze
+from zoo.backbones.model import assemble
+from zoo.core.recipe import Recipe
+from zoo.data.datasets import DatasetSpec, Splits
+from zoo.training.harness import run_backbone
+from zoo.training.trials import Trial
 
 from .conftest import registered
 from .dataset_files import learnable_images

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from zoo.plots import pareto_front
+from zoo.results.plots import pareto_front
 
 from .conftest import TESTS, invoke_zoo, shared_store
 from .dataset_files import write_cifar10
@@ -246,7 +246,7 @@ def test_mlflow_does_not_swallow_a_backbone_name(run_zoo, cifar, tmp_path):
 
 
 def test_the_mlflow_variable_alone_without_mlflow_turns_logging_off_with_a_warning(monkeypatch):
-    from zoo.plan import mlflow_uri
+    from zoo.run.plan import mlflow_uri
 
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///nowhere.db")
@@ -265,7 +265,7 @@ def test_the_mlflow_variable_alone_without_mlflow_says_so_and_goes_on(run_zoo, c
 def test_the_curves_read_in_percent_with_whole_epochs_and_a_legend_beside_them():
     import matplotlib.pyplot as plt
 
-    from zoo.plots import curves_figure
+    from zoo.results.plots import curves_figure
 
     one_epoch = {"a": {"loss": [1.2], "val_loss": [1.1], "accuracy": [0.4], "val_accuracy": [0.35]}}
     fig = curves_figure(one_epoch)
@@ -286,8 +286,8 @@ def test_the_curves_read_in_percent_with_whole_epochs_and_a_legend_beside_them()
 def test_the_tradeoff_plot_draws_each_accuracys_wilson_interval():
     import matplotlib.pyplot as plt
 
-    from zoo.plots import tradeoff_figure
-    from zoo.rows import TrialRow, frame
+    from zoo.core.rows import TrialRow, frame
+    from zoo.results.plots import tradeoff_figure
 
     rows = [TrialRow(name, "d", trial=f"{name}|d|seed 0", test_accuracy=acc, test_accuracy_low=acc - 0.05,
                      test_accuracy_high=acc + 0.04, train_step_ms=ms, total_params=10)
@@ -306,8 +306,8 @@ def test_the_tradeoff_plot_draws_each_accuracys_wilson_interval():
 def test_the_tradeoff_plot_has_no_negative_axis_and_no_front_of_one_point():
     import matplotlib.pyplot as plt
 
-    from zoo.plots import tradeoff_figure
-    from zoo.rows import TrialRow, frame
+    from zoo.core.rows import TrialRow, frame
+    from zoo.results.plots import tradeoff_figure
 
     rows = [TrialRow("a", "d", trial="a|d|seed 0", test_accuracy=0.02, train_step_ms=1.0, total_params=10)]
     fig = tradeoff_figure(frame(rows))
@@ -344,8 +344,8 @@ def test_names_with_brackets_are_shown_as_written_not_taken_for_markup(run_zoo):
     # card's 'pip install "zoo[tfds]"'.
     from rich.console import Console
 
-    from zoo.report import rank_table, results_table, summary_table
-    from zoo.rows import RankRow, Status, TrialRow
+    from zoo.core.rows import RankRow, Status, TrialRow
+    from zoo.results.report import rank_table, results_table, summary_table
 
     dataset = "folder:/data/photos[raw]"
     row = TrialRow("tiny", dataset, status=Status.OK, test_accuracy=0.5, weights="none", feature_cache="off [bold]",

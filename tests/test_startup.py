@@ -75,7 +75,7 @@ def saved_model(tmp_path_factory):
     """A small saved model holding zoo's Preprocess (a Keras mode: no registry needed) and GreyToRGB."""
     import keras
 
-    from zoo.model import GreyToRGB, Preprocess
+    from zoo.backbones.model import GreyToRGB, Preprocess
 
     image = keras.Input((8, 8, 1))
     x = Preprocess(mode="caffe", name="preprocess")(GreyToRGB(name="grey_to_rgb")(image))

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.datasets import DatasetSpec, Splits
-from zoo.harness import run_backbone
-from zoo.recipe import Recipe
-from zoo.store import FeatureStore, digest
-from zoo.trials import Trial
+from zoo.core.recipe import Recipe
+from zoo.data.datasets import DatasetSpec, Splits
+from zoo.training.harness import run_backbone
+from zoo.training.store import FeatureStore, digest
+from zoo.training.trials import Trial
 
 from .conftest import TINY_PLUGIN
 from .dataset_files import write_cifar10
@@ -202,7 +202,7 @@ def test_a_folder_is_one_dataset_to_the_store_however_its_path_is_written(tmp_pa
 
 
 def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, feature_store, monkeypatch):
-    from zoo import timing
+    from zoo.training import timing
 
     monkeypatch.setattr(timing, "_timings", {})  # this process has measured nothing yet
     first, again = run(data), run(data, seed=1)
@@ -229,7 +229,7 @@ def test_a_step_timing_says_whether_it_was_measured_or_reused_and_when(data, fea
     ("ray", None, ["tiny"], False), ("ray", None, ["tiny", "vgg16"], True),
 ])
 def test_trials_that_run_beside_others_time_under_shared_load(executor, jobs, backbones, shared):
-    from zoo.plan import plan
+    from zoo.run.plan import plan
 
     planned = plan(backbones, "synthetic", given={}, executor=executor, jobs=jobs, store=False)
     assert {trial.shared_load for trial in planned.trials} == {shared}

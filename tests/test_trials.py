@@ -10,10 +10,10 @@ import time
 import pandas as pd
 import pytest
 
-from zoo.datasets import DatasetSpec
-from zoo.recipe import Recipe
-from zoo.report import summary_frame
-from zoo.trials import Trial
+from zoo.core.recipe import Recipe
+from zoo.data.datasets import DatasetSpec
+from zoo.results.report import summary_frame
+from zoo.training.trials import Trial
 
 from .conftest import TESTS, ZOO
 from .dataset_files import write_mnist_npz

@@ -26,7 +26,7 @@ def bad_values(option: click.Option) -> list[str]:
             values.append(str(kind.min - 1))
     if isinstance(kind, click.Path) and kind.exists:
         values.append("/no/such/file.json")
-    if kind.name == "devices":  # zoo.recipe's --devices: N or all
+    if kind.name == "devices":  # zoo.core.recipe's --devices: N or all
         values.append("some")
     if option.name == "output" and option.callback is not None:  # zoo bench --output: .json or .csv
         values.append("rows.txt")

@@ -4,10 +4,10 @@ import keras
 import pytest
 from click.testing import CliRunner
 
+from zoo.backbones.checks import check_weights_file
+from zoo.backbones.model import build_backbone
+from zoo.core.registry import get_backbone
 from zoo.errors import BadInput
-from zoo.checks import check_weights_file
-from zoo.model import build_backbone
-from zoo.registry import get_backbone
 
 from .conftest import TINY_PLUGIN, registered
 
@@ -97,7 +97,7 @@ def test_compare_with_bad_weights_exits_2_with_one_line(tiny, tmp_path, kind):
 
 
 def test_a_weights_path_with_a_tilde_is_expanded_in_the_recipe(tmp_path, monkeypatch):
-    from zoo.recipe import recipe_from
+    from zoo.core.recipe import recipe_from
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert recipe_from({"weights": "~/tiny.weights.h5"}).weights == str(tmp_path / "tiny.weights.h5")

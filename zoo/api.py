@@ -22,7 +22,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     DataFrame with the rows and columns of ``results.csv``, best test accuracy first.
 
     ``**recipe`` takes the options that shape a result (``epochs``, ``batch_size``, ``lr``,
-    ``optimizer``, ``weights``... see ``zoo.recipe.Recipe``); each one not given is the
+    ``optimizer``, ``weights``... see ``zoo.core.recipe.Recipe``); each one not given is the
     dataset's recommendation, else the default, as on the command line. ``weights=None``
     means no weights. Files are written only to ``output`` when it is given (results,
     plots and each backbone's best model); by default nothing is written and no model is
@@ -36,7 +36,7 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
     naming it (or fails its trial, when only decoding finds it); otherwise it is skipped and
     counted in the rows' ``skipped_images``.
     """
-    from .plan import plan  # no Keras: bad input is raised at once
+    from .run.plan import plan  # no Keras: bad input is raised at once
 
     console = Console(stderr=True, soft_wrap=True)
     checked = plan(backbones, dataset, given=recipe, data_dir=data_dir, strict=strict, seeds=seeds, repeats=repeats, seed=seed,
@@ -46,8 +46,8 @@ def compare(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, 
                    top=top, rank_by=rank_by, save_models=save_models, save_optimizer=save_optimizer,
                    mlflow=mlflow, experiment=experiment, tensorboard=tensorboard, retime=retime)
     say_recommendations(checked, console)
-    from .comparison import run  # Keras, now that there is work
-    from .report import predictions_frame, results_frame
+    from .results.report import predictions_frame, results_frame
+    from .run.comparison import run  # Keras, now that there is work
 
     outcome = run(checked, console, progress)
     if outcome.code == 130:  # saved what finished (in output, when given); now stop the caller too
@@ -71,10 +71,10 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, str
     rank.json and rank.csv are written to ``output`` when it is given."""
     import pandas as pd
 
+    from .core.recipe import FEATURE_NAMES
+    from .core.rows import RankRow
     from .errors import BadInput
-    from .plan import plan  # no Keras: bad input is raised at once
-    from .recipe import FEATURE_NAMES
-    from .rows import RankRow
+    from .run.plan import plan  # no Keras: bad input is raised at once
 
     unknown = sorted(set(recipe) - set(FEATURE_NAMES))
     if unknown:
@@ -84,7 +84,7 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, str
                    executor=executor, jobs=jobs, address=address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, plugins=tuple(plugins), max_params=max_params, max_gmacs=max_gmacs,
                    mlflow=mlflow, experiment=experiment, rank_by=rank_by)
-    from .ranking import rank as rank_plan  # Keras, now that there is work
+    from .run.ranking import rank as rank_plan  # Keras, now that there is work
 
     rows, code = rank_plan(checked, console, progress)
     frame = pd.DataFrame([row.to_dict() for row in rows], columns=list(RankRow.__dataclass_fields__))
@@ -95,7 +95,7 @@ def rank(backbones, dataset: str = "cifar10", *, output=None, data_dir=None, str
 def say_recommendations(plan, console: Console, only=None) -> None:
     """Which of a dataset's recommended settings apply (of ``only``, when given), so nobody is
     surprised by them."""
-    from .recipe import flag
+    from .core.recipe import flag
 
     for spec, applied in plan.applied.items():
         applied = {k: v for k, v in applied.items() if only is None or k in only}
@@ -114,14 +114,14 @@ def bench(backbones, *, mode: str = "both", batch_size: int = 32, input_size: in
     ``backends``). Arguments are ``zoo bench``'s options; nothing is written to disk."""
     import pandas as pd
 
-    from . import timing
+    from .backbones.checks import check_batch_fits, check_extra, check_input_size
+    from .backbones.selection import choose
     from .benchmark.backends import run_backends
     from .benchmark.settings import BACKENDS, MODES, PRECISIONS, ROW_KEYS, STATUS_KEYS, Settings
-    from .checks import check_batch_fits, check_extra, check_input_size
+    from .core.registry import get_backbone
     from .errors import BadInput
     from .plugins import load_plugins
-    from .registry import get_backbone
-    from .selection import choose
+    from .training import timing
 
     load_plugins(tuple(plugins))
     names = [backbones] if isinstance(backbones, str) else list(backbones)

@@ -25,10 +25,10 @@ def die_with_parent(parent: int) -> None:
 
 
 def main(spec_path: str, result_path: str) -> None:
-    from .executors import load_saved_dataset
-    from .files import write_text
-    from .runner import run_trial_away
-    from .trials import Trial
+    from .core.files import write_text
+    from .run.executors import load_saved_dataset
+    from .run.runner import run_trial_away
+    from .training.trials import Trial
 
     spec = json.loads(open(spec_path).read())
     result = run_trial_away(Trial.from_json(spec["trial"]), load_saved_dataset(spec["data"]))

@@ -2,7 +2,7 @@
 parameters), so the tests of hub cards train and rank in seconds."""
 
 import zoo
-from zoo.hub import register_all
+from zoo.backbones.hub import register_all
 
 CONFIGS = {
     # A ViT with 4 blocks of width 16 on 32x32 images in 8x8 patches: 16 patches and a CLS token.

@@ -10,13 +10,13 @@ import json
 import math
 from pathlib import Path
 
+from ..core.files import finite, write_text
 from ..errors import BadInput, one_line
-from ..files import finite, write_text
 from .settings import ROW_KEYS, STATUS_KEYS, is_failed
 
 
 def write_rows(rows, path: Path) -> None:
-    """The rows in ``path`` (.csv or .json), whole or not at all (zoo.output)."""
+    """The rows in ``path`` (.csv or .json), whole or not at all (zoo.core.files)."""
     if path.suffix.lower() == ".csv":
         import pandas as pd  # here: `zoo --help` imports this module
 

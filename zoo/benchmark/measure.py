@@ -1,7 +1,7 @@
 """Measuring: building one backbone as ``zoo compare`` trains it and timing its steps.
 
-Each backbone is assembled with ``zoo.model.assemble`` (preprocessing, backbone, the
-protocol's head), without weights, and timed on a random batch with ``zoo.timing``.
+Each backbone is assembled with ``zoo.backbones.model.assemble`` (preprocessing, backbone, the
+protocol's head), without weights, and timed on a random batch with ``zoo.training.timing``.
 Rows are one per backbone per mode, with the keys in ``ROW_KEYS`` and ``STATUS_KEYS`` (zoo.benchmark.settings).
 The pytest-benchmark suite in ``benchmarks/`` builds its models with ``build_model``.
 """
@@ -14,11 +14,12 @@ import threading
 
 import keras
 
-from .. import backend, timing
+from .. import backend
+from ..backbones.model import assemble
 from ..backend import environment
+from ..core.rows import Status
 from ..errors import one_line
-from ..model import assemble
-from ..rows import Status
+from ..training import timing
 from .settings import FAILED, NUM_CLASSES, ROW_KEYS, Settings, mode_names
 
 # --- Memory --------------------------------------------------------------------------------------

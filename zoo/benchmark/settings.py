@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib.metadata
 from dataclasses import dataclass, field
 
-from .. import timing
 from ..backend import PACKAGES, backend_name
-from ..rows import Status
+from ..core.rows import Status
+from ..training import timing
 
 ROW_KEYS = ("backbone", "mode", "batch_size", "input_size", "precision", "step_ms_median",
             "step_ms_p10", "step_ms_p90", "images_per_s", "compile_s", "peak_host_mb",
