@@ -1,5 +1,5 @@
 """CLIP's image encoders (Radford et al., 2021) through keras-hub: one config per backbone
-(zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. The vision tower of keras-hub's CLIP presets;
+(zoo/backbones/hub.py), checked by tests/backbones/test_hub_catalogue.py. The vision tower of keras-hub's CLIP presets;
 the published figure is the linear probe of the paper's Table 10; CLIP's own mean and std."""
 
 import zoo

@@ -1,5 +1,5 @@
 """CSPDarkNet53 (Wang et al., 2020) through keras-hub, with timm's arguments: one config
-(zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. The preset holds timm's cspdarknet53.ra_in1k,
+(zoo/backbones/hub.py), checked by tests/backbones/test_hub_catalogue.py. The preset holds timm's cspdarknet53.ra_in1k,
 trained at 256 px."""
 
 import zoo

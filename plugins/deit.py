@@ -1,5 +1,5 @@
 """DeiT, distilled (Touvron et al., 2021) through keras-hub: one config per backbone (zoo/backbones/hub.py),
-checked by tests/test_hub_catalogue.py. keras-hub ships the distilled models: a CLS and a
+checked by tests/backbones/test_hub_catalogue.py. keras-hub ships the distilled models: a CLS and a
 distillation token before the patches. Trained on ImageNet-1k at 224 px; ImageNet mean and std."""
 
 import zoo

@@ -1,5 +1,5 @@
 """DINOv2 (Oquab et al., 2023), with and without registers (Darcet et al., 2024), through keras-hub:
-one config per backbone (zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. Self-supervised:
+one config per backbone (zoo/backbones/hub.py), checked by tests/backbones/test_hub_catalogue.py. Self-supervised:
 the published figure is a linear probe of the frozen features at 224 px. The position embeddings
 are interpolated to any size, so the presets load at the trial's size; ImageNet mean and std."""
 

@@ -1,5 +1,5 @@
 """DINOv3 (Simeoni et al., 2025) through keras-hub: one config per backbone (zoo/backbones/hub.py), checked
-by tests/test_hub_catalogue.py. Self-supervised (distilled ViT-S/16 and B/16, LVD-1689M), rotary
+by tests/backbones/test_hub_catalogue.py. Self-supervised (distilled ViT-S/16 and B/16, LVD-1689M), rotary
 position embeddings: any multiple of 16 px. The paper gives ImageNet-ReaL linear probes alone,
 not the ImageNet-1k validation figure the other cards give, so the top-1 is left blank."""
 

@@ -1,5 +1,5 @@
 """EfficientNet (Tan & Le, 2019) from ``keras.applications``: one config per backbone, measured by
-``scripts/catalogue.py`` and checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
+``scripts/catalogue.py`` and checked by tests/backbones/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
 from zoo.backbones.catalogue import register_all

@@ -1,6 +1,6 @@
 """ResNet50 v1.5 through keras-hub (the timm architecture: the stride on the 3x3 convolution, where
 Keras's resnet50 has it on the first 1x1): one config (zoo/backbones/hub.py), checked by
-tests/test_hub_catalogue.py. The preset holds timm's resnet50.a1_in1k ("ResNet strikes back")."""
+tests/backbones/test_hub_catalogue.py. The preset holds timm's resnet50.a1_in1k ("ResNet strikes back")."""
 
 import zoo
 from zoo.backbones.hub import register_all

@@ -1,6 +1,6 @@
 """Inception v3 (Szegedy et al., 2015) and Inception-ResNet v2 (Szegedy et al., 2016) from
 ``keras.applications``: one config per backbone, measured by ``scripts/catalogue.py`` and
-checked by tests/test_catalogue.py (see zoo/backbones/catalogue.py)."""
+checked by tests/backbones/test_catalogue.py (see zoo/backbones/catalogue.py)."""
 
 import zoo
 from zoo.backbones.catalogue import register_all

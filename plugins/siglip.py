@@ -1,5 +1,5 @@
 """SigLIP's image encoder (Zhai et al., 2023) through keras-hub: one config per backbone
-(zoo/backbones/hub.py), checked by tests/test_hub_catalogue.py. Its attention-pooling head already gives one
+(zoo/backbones/hub.py), checked by tests/backbones/test_hub_catalogue.py. Its attention-pooling head already gives one
 vector per image (pooling "none"). No ImageNet linear probe is published for it: top-1 left blank."""
 
 import zoo

@@ -1,5 +1,5 @@
 """Swin Transformer (Liu et al., 2021) through keras-hub: one config per backbone (zoo/backbones/hub.py),
-checked by tests/test_hub_catalogue.py. Window 7 on a 4x4 patch grid: the input is a multiple of
+checked by tests/backbones/test_hub_catalogue.py. Window 7 on a 4x4 patch grid: the input is a multiple of
 32 px from 224 up (the last stage's 7x7 windows); no CLS token, so the patch tokens are averaged."""
 
 import zoo

@@ -1,5 +1,5 @@
 """ViT (Dosovitskiy et al., 2021) through keras-hub: one config per backbone, built offline from
-its arguments (zoo/backbones/hub.py) and checked by tests/test_hub_catalogue.py. Supervised: ImageNet-21k
+its arguments (zoo/backbones/hub.py) and checked by tests/backbones/test_hub_catalogue.py. Supervised: ImageNet-21k
 pretraining, fine-tuned on ImageNet-1k at 224 px; 0.5/0.5 preprocessing ("tf")."""
 
 import zoo

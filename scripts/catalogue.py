@@ -11,7 +11,7 @@ at the default size) and its GMACs (zoo.backbones.cost): the numbers the family 
 GMACs for, and prints its parameters at the default size, the freeze point zoo's rule places
 (zoo.backbones.layers.transformer_freeze_point for tokens, last_stage_start for feature maps) and the GMACs.
 `table` prints the README's catalogue table from the registered cards; --write-readme puts it
-between the README's markers (tests/test_catalogue.py fails when the two disagree).
+between the README's markers (tests/backbones/test_catalogue.py fails when the two disagree).
 """
 
 import gc

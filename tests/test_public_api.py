@@ -14,7 +14,7 @@ import pytest
 
 import zoo  # noqa: F401  (registers zoo's Keras layers: all a saved model needs)
 
-DATA = Path(__file__).parent / "data"
+SAVED = Path(__file__).parent / "saved"
 
 
 def test_a_model_saved_before_zoo_had_packages_loads_and_predicts_as_it_did():
@@ -24,14 +24,14 @@ def test_a_model_saved_before_zoo_had_packages_loads_and_predicts_as_it_did():
     Keras finds them by their registered names (``zoo>Preprocess``), whatever module holds them."""
     keras = pytest.importorskip("keras")
     pytest.importorskip("keras_hub")
-    model = keras.saving.load_model(DATA / "saved_before_packages.keras")
+    model = keras.saving.load_model(SAVED / "saved_before_packages.keras")
     names = {type(layer).__name__ for layer in model.layers}
     assert {"GreyToRGB", "Preprocess", "TokenPool", "FlatBackbone"} <= names
     inner = {type(layer).__name__ for flat in model.layers if type(flat).__name__ == "FlatBackbone"
              for layer in flat.layers}
     assert {"RopeBlock", "TokensOnly", "TrueShape"} <= inner
     images = np.random.default_rng(1).uniform(0, 255, (2, 16, 16, 1)).astype("float32")
-    expected = np.load(DATA / "saved_before_packages.npy")
+    expected = np.load(SAVED / "saved_before_packages.npy")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, rtol=1e-5, atol=1e-6)
 
 

@@ -4,7 +4,7 @@ cache the frozen part's output, as it does for the CNNs' layers.
 keras-hub nests the blocks inside one or two top-level layers (``vit_encoder.encoder_layers``,
 ``encoder.layers``), so an index into ``backbone.layers`` can only freeze all or nothing. A
 functional model that calls the same layer objects in the same order gives identical outputs
-and parameters (tests/test_hub.py checks it), with a layer per block.
+and parameters (tests/backbones/test_hub.py checks it), with a layer per block.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Like timm's ``_cfg``: a family file (plugins/resnet.py, plugins/efficientnet.py...) is a
 dictionary of configs, one row per backbone, and ``keras_backbone`` turns a row into a card.
 What the rows hold was measured by building each backbone (``scripts/catalogue.py``), and the
-card-walk test (tests/test_catalogue.py) builds every one again to check it:
+card-walk test (tests/backbones/test_catalogue.py) builds every one again to check it:
 
 - ``min_input_size``: the smallest square input that builds and runs without the top;
 - ``default_input_size``: the size the ImageNet weights were trained at;

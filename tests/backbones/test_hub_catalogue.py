@@ -1,5 +1,5 @@
 """The keras-hub cards (#22): every card built offline with random weights and checked against
-what it says (the card walk, as tests/test_catalogue.py walks the Keras ones).
+what it says (the card walk, as tests/backbones/test_catalogue.py walks the Keras ones).
 
 Building them takes seconds to minutes on a CPU: the quick run checks the cards' data alone, and
 CI walks them all.
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 HUB = [name for name in builtin_names() if zoo.get_backbone(name).requires == "hub"]
 
 
-def walk(quick=()):  # the quick tier's hub tests use tiny transformers (tests/test_hub.py)
+def walk(quick=()):  # the quick tier's hub tests use tiny transformers (tests/backbones/test_hub.py)
     return [name if name in quick else pytest.param(name, marks=pytest.mark.slow) for name in HUB]
 
 
@@ -63,7 +63,7 @@ def test_hub_card_walk_at_the_default_input_size(name):
     assert card.pooling in poolings_for(card)
 
 
-@pytest.mark.parametrize("name", walk(quick=()))  # quick, tests/test_hub.py refuses a non-multiple in one line
+@pytest.mark.parametrize("name", walk(quick=()))  # quick, tests/backbones/test_hub.py refuses a non-multiple in one line
 def test_hub_card_walk_at_the_min_input_size(name):
     """The smallest input it takes builds and runs; one pixel less than the multiple is refused in one line."""
     card = zoo.get_backbone(name)

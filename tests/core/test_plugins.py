@@ -9,7 +9,7 @@ import zoo
 from zoo.core import registry
 from zoo.plugins import PluginWarning
 
-from .conftest import registered
+from ..conftest import registered
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ import pytest
 
 from zoo.results.plots import pareto_front
 
-from .conftest import TESTS, invoke_zoo, shared_store
-from .dataset_files import write_cifar10
+from ..conftest import TESTS, invoke_zoo, shared_store
+from ..dataset_files import write_cifar10
 
 GRID = TESTS / "plugins" / "grid.py"
 
@@ -149,7 +149,7 @@ def test_a_kept_model_leaves_its_optimizer_state_out_unless_asked(run_zoo, cifar
     import zoo
     from zoo.plugins import import_plugin
 
-    from .conftest import registered
+    from ..conftest import registered
 
     lean, full = kept_all, tmp_path / "full"
     # grid-b alone: the one model compared (kept_all holds the lean grid-b.keras).
@@ -320,7 +320,7 @@ def test_the_tradeoff_plot_has_no_negative_axis_and_no_front_of_one_point():
 
 
 def test_a_failed_trial_keeps_its_error_in_a_column_of_its_own(run_zoo, cifar, tmp_path):
-    from .conftest import TINY_PLUGIN
+    from ..conftest import TINY_PLUGIN
 
     result = run_zoo("--plugin", GRID, "--plugin", TINY_PLUGIN, "compare", "tiny", "grid-a", "--data-dir", cifar,
                      *QUICK, "--freeze", "conv3", "--output", tmp_path, check=2)  # bad input for grid-a

@@ -7,8 +7,8 @@ import pytest
 
 from zoo.core.rows import COLUMNS
 
-from .conftest import TINY_PLUGIN, json_out, registered
-from .dataset_files import write_cifar10
+from ..conftest import TINY_PLUGIN, json_out, registered
+from ..dataset_files import write_cifar10
 
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 

@@ -9,7 +9,7 @@ from zoo.backbones.model import build_backbone
 from zoo.core.registry import get_backbone
 from zoo.errors import BadInput
 
-from .conftest import TINY_PLUGIN, registered
+from ..conftest import TINY_PLUGIN, registered
 
 
 @pytest.fixture(scope="module")

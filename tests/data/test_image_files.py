@@ -17,8 +17,8 @@ from zoo.data import sources
 from zoo.data.decode import EXTENSIONS, decode
 from zoo_plugins import image_folder
 
-from .conftest import TINY_PLUGIN
-from .dataset_files import write_image_folder
+from ..conftest import TINY_PLUGIN
+from ..dataset_files import write_image_folder
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 200, 0), (0, 0, 255), (255, 255, 255)
 RANK = ["--plugin", TINY_PLUGIN, "rank", "tiny", "--weights", "none", "--json"]
@@ -292,7 +292,7 @@ def test_a_folder_gives_the_same_rows_under_every_executor(run_zoo, tmp_path, co
 @pytest.fixture(scope="module")
 def tfds_dir(tmp_path_factory):
     pytest.importorskip("tensorflow_datasets", reason='the tfds extra: pip install -e ".[tfds]"')
-    from .dataset_files import write_tfds
+    from ..dataset_files import write_tfds
 
     folder = tmp_path_factory.mktemp("tfds")
     return folder, write_tfds(folder)

@@ -4,7 +4,7 @@ import importlib.util
 
 import pytest
 
-from .conftest import TESTS, json_out
+from ..conftest import TESTS, json_out
 
 GRID_PLUGIN = TESTS / "plugins" / "grid.py"
 # No dropout: each replica would draw its own masks, and the runs could not match.

@@ -1,4 +1,4 @@
-"""The classic three cards at 32 px, as the classic recipe uses them (tests/test_catalogue.py walks all 40)."""
+"""The classic three cards at 32 px, as the classic recipe uses them (tests/backbones/test_catalogue.py walks all 40)."""
 
 import functools
 

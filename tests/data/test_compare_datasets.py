@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from .conftest import TINY_PLUGIN, json_out
-from .dataset_files import (write_cifar100, write_fashion_idx, write_image_folder, write_mnist_npz)
+from ..conftest import TINY_PLUGIN, json_out
+from ..dataset_files import (write_cifar100, write_fashion_idx, write_image_folder, write_mnist_npz)
 
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 

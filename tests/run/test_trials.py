@@ -15,8 +15,8 @@ from zoo.data.datasets import DatasetSpec
 from zoo.results.report import summary_frame
 from zoo.training.trials import Trial
 
-from .conftest import TESTS, ZOO
-from .dataset_files import write_mnist_npz
+from ..conftest import TESTS, ZOO
+from ..dataset_files import write_mnist_npz
 
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 

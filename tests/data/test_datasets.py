@@ -15,7 +15,7 @@ import pytest
 from zoo.errors import BadInput
 from zoo_plugins import cifar, image_folder, mnist, synthetic
 
-from .dataset_files import (CIFAR100_COARSE, CIFAR100_FINE, CLASS_NAMES, FASHION_FILES, idx_bytes, write_cifar10,
+from ..dataset_files import (CIFAR100_COARSE, CIFAR100_FINE, CLASS_NAMES, FASHION_FILES, idx_bytes, write_cifar10,
                             write_cifar100, write_cifar_batch, write_fashion_idx, write_image_folder, write_mnist_npz)
 
 # What a value out of 0-255 is told to do.

@@ -16,7 +16,7 @@ from zoo.backbones.cost import gmacs
 from zoo.backbones.layers import find_cut, freeze_index, last_stage_start
 from zoo.backbones.selection import card_row, select_backbones
 
-from .conftest import TESTS
+from ..conftest import TESTS
 
 pytestmark = pytest.mark.shared_store  # no test here looks at the feature store
 
@@ -26,7 +26,7 @@ HEAVY = {"nasnetlarge", "efficientnetb5", "efficientnetb6", "efficientnetb7", "e
          "efficientnetv2s", "densenet201"}
 
 
-# The 40 of keras.applications (the keras-hub cards walk in tests/test_hub_catalogue.py).
+# The 40 of keras.applications (the keras-hub cards walk in tests/backbones/test_hub_catalogue.py).
 KERAS = [name for name in builtin_names() if not zoo.get_backbone(name).requires]
 
 
@@ -140,7 +140,7 @@ def test_info_builds_one_backbone_at_the_size_asked(run_zoo):
 def test_a_third_party_card_without_figures_lists_with_blanks():
     from zoo.plugins import import_plugin
 
-    from .conftest import TINY_PLUGIN, registered
+    from ..conftest import TINY_PLUGIN, registered
 
     with registered(import_plugin(str(TINY_PLUGIN)), "tiny-catalogue"):
         row = card_row("tiny")

@@ -16,8 +16,8 @@ from zoo.training.harness import run_backbone
 from zoo.training.store import FeatureStore, digest
 from zoo.training.trials import Trial
 
-from .conftest import TINY_PLUGIN
-from .dataset_files import write_cifar10
+from ..conftest import TINY_PLUGIN
+from ..dataset_files import write_cifar10
 
 CIFAR10 = DatasetSpec("cifar10", "cifar10")
 
@@ -192,7 +192,7 @@ def test_what_a_trial_process_says_reaches_the_driver(run_zoo, tmp_path, feature
 
 
 def test_a_folder_is_one_dataset_to_the_store_however_its_path_is_written(tmp_path, monkeypatch):
-    from .dataset_files import write_image_folder
+    from ..dataset_files import write_image_folder
 
     monkeypatch.setenv("HOME", str(tmp_path))
     write_image_folder(tmp_path / "pets", classes=("cat", "dog"), per_class=8, size=(12, 12), splits=True)

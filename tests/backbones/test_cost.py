@@ -1,6 +1,6 @@
 """zoo.backbones.cost on keras-hub's vision transformers, as zoo.backbones.blocks rebuilds them (a top-level layer per
 block): tiny builds against a count by hand, the real sizes against timm's published GMACs.
-The Keras Applications CNNs' counts are checked in tests/test_catalogue.py."""
+The Keras Applications CNNs' counts are checked in tests/backbones/test_catalogue.py."""
 
 import keras
 import pytest

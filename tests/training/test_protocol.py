@@ -17,8 +17,8 @@ from zoo.training.fitting import train_and_evaluate
 from zoo.training.harness import run_backbone
 from zoo.training.trials import Trial
 
-from .conftest import registered
-from .dataset_files import write_cifar10, write_image_folder
+from ..conftest import registered
+from ..dataset_files import write_cifar10, write_image_folder
 
 CIFAR10 = DatasetSpec("cifar10", "cifar10")
 

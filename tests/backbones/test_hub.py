@@ -1,6 +1,6 @@
 """keras-hub backbones (#22) on tiny random transformers: a layer per block, the freeze and the
 cache, token pooling, size multiples, preset folders as weights, and the extra they need.
-The real cards' walk is in tests/test_hub_catalogue.py."""
+The real cards' walk is in tests/backbones/test_hub_catalogue.py."""
 
 import json
 import sys
@@ -18,8 +18,8 @@ from zoo.data.datasets import Splits
 from zoo.plugins import import_plugin
 from zoo.training.fitting import train_and_evaluate
 
-from .conftest import TESTS, registered
-from .dataset_files import write_cifar10
+from ..conftest import TESTS, registered
+from ..dataset_files import write_cifar10
 
 keras_hub = pytest.importorskip("keras_hub")
 pytestmark = pytest.mark.usefixtures("tiny_hub")
@@ -173,7 +173,7 @@ def features(card_name, weights, size=32):
 @pytest.mark.slow  # slow: two saves and loads; quick, another_patch_grid loads such a folder
 def test_a_keras_hub_preset_folder_loads_as_weights(tmp_path):
     """keras-hub's own format (save_to_preset): the features are the saved backbone's, and change with the file."""
-    from .hub_files import write_keras_hub_preset
+    from ..hub_files import write_keras_hub_preset
 
     outputs = []
     for seed in (0, 1):
@@ -193,7 +193,7 @@ def tiny_vit_backbone():
 
 
 def test_a_hugging_face_folder_loads_as_weights(tmp_path):
-    from .hub_files import write_hf_vit
+    from ..hub_files import write_hf_vit
 
     got = [features("tiny_vit", str(write_hf_vit(tmp_path / f"hf{seed}", layers=4, seed=seed)))[0] for seed in (0, 1)]
     assert got[0].shape == (2, 17, 16) and not np.allclose(got[0], got[1])
@@ -201,7 +201,7 @@ def test_a_hugging_face_folder_loads_as_weights(tmp_path):
 
 @pytest.mark.slow  # a resnet18 (47 MB of safetensors): the smallest timm architecture keras-hub converts
 def test_a_timm_folder_loads_as_weights_with_its_mean_and_std(tmp_path):
-    from .hub_files import write_timm_resnet
+    from ..hub_files import write_timm_resnet
 
     got = [features("resnet50_v1_5", str(write_timm_resnet(tmp_path / f"timm{seed}", seed=seed)), size=64)
            for seed in (0, 1)]
@@ -214,7 +214,7 @@ def test_a_timm_folder_loads_as_weights_with_its_mean_and_std(tmp_path):
 
 @pytest.mark.slow  # slow: three ranks (7 s); quick, the preset folder tests load the same folders
 def test_rank_reads_a_preset_folder_and_the_store_tells_two_folders_apart(tmp_path, cifar):
-    from .hub_files import write_keras_hub_preset
+    from ..hub_files import write_keras_hub_preset
 
     folders = []
     for seed in (0, 1):
@@ -238,7 +238,7 @@ def test_pretrained_weights_that_cannot_be_had_are_one_line_naming_the_preset(ru
 
 
 def test_a_preset_folder_for_another_patch_grid_names_its_size(tmp_path):
-    from .hub_files import write_keras_hub_preset
+    from ..hub_files import write_keras_hub_preset
 
     folder = write_keras_hub_preset(tmp_path / "preset", tiny_vit_backbone())
     with pytest.raises(zoo.BadInput, match=r"take 32x32 images, not 40x40: give --input-size 32\.$"):
@@ -285,7 +285,7 @@ def test_imagenet_leaves_out_a_card_without_pretrained_weights_unless_it_is_name
 
 
 def test_a_preset_folder_of_another_family_is_refused_naming_what_it_holds(tmp_path):
-    from .hub_files import write_hf_vit
+    from ..hub_files import write_hf_vit
 
     folder = write_hf_vit(tmp_path / "vit")
     with pytest.raises(zoo.BadInput, match=r"hold a keras-hub ViTBackbone, not resnet50_v1_5's ResNetBackbone"):

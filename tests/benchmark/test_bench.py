@@ -24,9 +24,9 @@ from zoo.cli import cli
 from zoo.plugins import import_plugin
 from zoo.training import timing
 
-from .conftest import TINY_PLUGIN, json_out, registered
+from ..conftest import TINY_PLUGIN, json_out, registered
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 TINY = ["--batch-size", "2", "--steps", "2", "--warmup", "1"]
 KEYS = set(settings.ROW_KEYS) | {"status", "error"}
 FIGURES = ("step_ms_median", "step_ms_p10", "step_ms_p90", "images_per_s", "compile_s", "peak_host_mb")

@@ -11,8 +11,8 @@ import zoo
 from zoo.core.rows import RankRow
 from zoo.results.agreement import agreement
 
-from .conftest import TINY_PLUGIN, invoke_zoo, registered, shared_store
-from .dataset_files import write_cifar10
+from ..conftest import TINY_PLUGIN, invoke_zoo, registered, shared_store
+from ..dataset_files import write_cifar10
 
 
 class ThreeWidths:

@@ -12,8 +12,8 @@ from zoo.data.datasets import DatasetSpec, Splits
 from zoo.training.harness import run_backbone
 from zoo.training.trials import Trial
 
-from .conftest import registered
-from .dataset_files import learnable_images
+from ..conftest import registered
+from ..dataset_files import learnable_images
 
 LEARNABLE = DatasetSpec("learnable", "learnable")  # arrays made here: no card to look up
 
