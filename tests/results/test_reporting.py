@@ -138,9 +138,25 @@ def test_save_models_keeps_what_it_says(run_zoo, cifar, tmp_path, kept_all, save
     models = kept_models(folder)
     assert len(models) == kept
     assert sorted(row["model"] for row in rows if row["model"]) == models
-    if save == "best":
-        best = max(rows, key=lambda row: row["test_accuracy"])
+    if save == "best":  # the best on validation: the test split chooses nothing
+        best = max(rows, key=lambda row: row["best_val_accuracy"])
         assert models == [best["model"]]
+
+
+def test_save_models_best_keeps_the_best_on_validation_where_test_disagrees():
+    """Three finished trials of one dataset: ``b`` is best on validation, ``c`` on test. The model
+    kept is ``b``'s; on main it was ``c``'s, the one the test images happened to suit."""
+    from zoo.core.rows import Status, TrialRow
+    from zoo.results.output import best_models_only
+
+    def row(name, val, test):
+        return TrialRow(backbone=name, dataset="folder:x", seed=0, status=Status.OK, trial=f"{name}|folder:x|seed 0",
+                        best_val_accuracy=val, test_accuracy=test, model=f"{name}.keras")
+
+    rows = [row("a", 0.70, 0.70), row("b", 0.90, 0.60), row("c", 0.80, 0.95)]
+    beaten = best_models_only(rows, {r.trial for r in rows})
+    assert sorted(beaten) == ["a.keras", "c.keras"]
+    assert [r.model for r in rows] == [None, "b.keras", None]
 
 
 def test_a_kept_model_leaves_its_optimizer_state_out_unless_asked(run_zoo, cifar, tmp_path, kept_all):

@@ -59,8 +59,8 @@ def test_compare_end_to_end(run_zoo, cifar, tmp_path):
     for image in ("curves.png", "tradeoff.png"):
         data = (out / image).read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000
-    # --save-models best (the default): the best trial's model alone.
-    best = max(rows, key=lambda row: row["test_accuracy"])
+    # --save-models best (the default): the best trial's model alone, the best on validation.
+    best = max(rows, key=lambda row: row["best_val_accuracy"])
     assert [p.name for p in out.glob("*.keras")] == [best["model"]]
     assert (out / best["model"]).stat().st_size > (50_000_000 if best["backbone"] == "vgg16" else 0)
     assert not list(out.glob("*.weights.h5")), "the best-epoch weights end up in the .keras model"

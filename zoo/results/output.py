@@ -100,16 +100,18 @@ def _remove_empty(folder: Path, top: Path) -> None:
 
 
 def best_models_only(rows, ours: set) -> list[str]:
-    """--save-models best: of each dataset's finished trials, only the best one's model stays
-    (the best test accuracy; the first of equals). Of the trials in ``ours`` (this run's: an
-    earlier run's models are not this run's to remove), the others' rows lose their ``model``;
-    returns those models' paths, to remove once the rows that no longer name them are written."""
+    """--save-models best: of each dataset's finished trials, only the best one's model stays:
+    the best on validation (``best_val_accuracy``; the first of equals), as every choice zoo
+    makes. The test split chooses nothing, or the model kept would be the one that happened to
+    suit the test images. Of the trials in ``ours`` (this run's: an earlier run's models are not
+    this run's to remove), the others' rows lose their ``model``; returns those models' paths,
+    to remove once the rows that no longer name them are written."""
     beaten = []
     for dataset in dict.fromkeys(row.dataset for row in rows):
         finished = [row for row in rows if row.dataset == dataset and row.status == Status.OK and row.model]
         if not finished:
             continue
-        best = max(finished, key=lambda row: row.test_accuracy if row.test_accuracy is not None else -1)
+        best = max(finished, key=lambda row: row.best_val_accuracy if row.best_val_accuracy is not None else -1)
         for row in finished:
             if row is not best and row.trial in ours:
                 beaten.append(row.model)
