@@ -121,6 +121,9 @@ def test_tune_draws_n_candidates_with_optuna(photos, tmp_path):
     (("--dropout", "0.2,1.5"), "--dropout"),
     (("--protocol", "linear-probe", "--lr", "1e-3,1e-2"), "--protocol linear-probe fits a logistic regression"),
     (("--protocol", "linear-probe", "--epochs", "3", "--head", "bn"), "leave out --epochs, --head (no epochs"),
+    # #31: Optuna drew 0.00157 and 0.00258, and the rate given was dropped without a word.
+    (("--tune", "2", "--lr", "1e-3"), "--tune 2 draws the learning rate and dropout itself: leave out --lr 0.001,"),
+    (("--tune", "2", "--dropout", "0.3"), "leave out --dropout 0.3, or give a list to search between"),
 ])
 def test_bad_candidate_lists_are_refused_in_one_line(photos, tmp_path, args, said):
     result = invoke_zoo("--plugin", TINY_PLUGIN, "compare", "tiny", "--dataset", photos, "--weights", "none", *args,

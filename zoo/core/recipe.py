@@ -173,6 +173,18 @@ def check_protocol(given: dict) -> None:
                            f"validation: leave out {', '.join(ignored)} (no epochs, learning rate, head or freeze).")
 
 
+def check_tune(given: dict, recipe: Recipe) -> None:
+    """BadInput for ``--tune N`` with one ``--lr`` or ``--dropout`` given: Optuna draws both over
+    their whole range (a list narrows it), so the value given would be dropped without a word."""
+    if recipe.tune is None:
+        return
+    fixed = [f"{flag(name)} {getattr(recipe, name):g}" for name in ("lr", "dropout")
+             if name in given and not isinstance(getattr(recipe, name), tuple)]
+    if fixed:
+        raise BadInput(f"--tune {recipe.tune} draws the learning rate and dropout itself: leave out "
+                       f"{' and '.join(fixed)}, or give a list to search between (--lr 1e-4,1e-2).")
+
+
 def recipe_from(given: dict) -> Recipe:
     """A recipe from keyword arguments named as its fields; an unknown name is refused with the known ones."""
     unknown = sorted(set(given) - set(NAMES))
@@ -188,13 +200,16 @@ def resolve(given: dict, recommended: dict) -> tuple[Recipe, dict]:
     takes the model's config as a value.
 
     Returns the recipe and the recommendations applied (those the caller did not give).
-    Raises BadInput for an unknown option or a value its option refuses.
+    Raises BadInput for an unknown option, a value its option refuses, or options that
+    contradict each other (check_protocol, check_tune).
     """
     check_protocol(given)
     if given.get("protocol") == "linear-probe":  # a dataset's training recommendations do not apply
         recommended = {key: value for key, value in recommended.items() if key not in FINE_TUNE_ONLY}
     applied = {key: value for key, value in recommended.items() if key not in given}
-    return recipe_from({**applied, **given}), applied
+    recipe = recipe_from({**applied, **given})
+    check_tune(given, recipe)
+    return recipe, applied
 
 
 def recipe_options(command, names=NAMES):
