@@ -108,10 +108,42 @@ def folder(tmp_path_factory):
     return zoo.load_dataset(f"folder:{root}")
 
 
+class DropoutInFrozenPart:
+    """A card whose frozen layers hold a Dropout, as EfficientNet's blocks do (drop-connect)."""
+
+    @staticmethod
+    def build(input_shape, weights):
+        image = keras.Input(input_shape, name="input")
+        x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(image)
+        x = keras.layers.Dropout(0.5, name="drop1")(x)
+        x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+        x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
+        return keras.Model(image, x, name="tiny_dropout")
+
+    @zoo.hookimpl
+    def register_backbones(self, register):
+        register(zoo.Backbone(name="tiny_dropout", build=self.build, preprocess="none", min_input_size=8,
+                              default_input_size=32, freeze_layer="conv2", pooling="avg"))
+
+
+@pytest.fixture(scope="module")
+def tiny_dropout():
+    with registered(DropoutInFrozenPart(), "tiny-dropout-plugin"):
+        yield
+
+
 @pytest.mark.parametrize("name, source", [("tiny", "data"), ("tiny", "folder"),
+                                          # frozen Dropout ran in training mode without the cache (#31)
+                                          ("tiny_dropout", "data"),
+                                          pytest.param("efficientnetb0", "data", marks=pytest.mark.slow),  # 60 s
                                           pytest.param("resnet50", "data", marks=pytest.mark.slow)])  # slow: large
 def test_cached_features_train_exactly_like_the_full_model(name, source, request, tmp_path):
     # For a folder, "the full model" reads the files, decoding each batch again every epoch.
+    # Without the cache, the frozen layers run in inference mode, as they did when cached: the
+    # same first-epoch loss (and every weight after), EfficientNet's Dropout in its frozen blocks
+    # included.
+    if name == "tiny_dropout":
+        request.getfixturevalue("tiny_dropout")
     splits = Splits.from_data(request.getfixturevalue(source), 0.25, limit=64)
     card = zoo.get_backbone(name)
     weights, results, predictions = {}, {}, {}
@@ -131,6 +163,7 @@ def test_cached_features_train_exactly_like_the_full_model(name, source, request
     assert results[True][1:] == pytest.approx(results[False][1:], rel=1e-4)
     np.testing.assert_array_equal(predictions[True], predictions[False])  # the confusion matrix's input
     assert results[True][0]["val_loss"] == pytest.approx(results[False][0]["val_loss"], rel=1e-4)
+    assert results[True][0]["loss"][0] == pytest.approx(results[False][0]["loss"][0], rel=1e-5)
 
 
 @pytest.mark.shared_store
@@ -183,3 +216,30 @@ def test_ctrl_c_keeps_what_finished(data, tmp_path):
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert {r["backbone"]: r["status"] for r in saved} == {"tiny": "ok", "zz-interrupted": "failed"}
     assert (tmp_path / "run" / "tiny.keras").exists()
+
+
+FAMILIES = ["vgg16", "resnet50", "resnet50v2", "inceptionv3", "xception", "mobilenet", "mobilenetv2",
+            "mobilenetv3small", "densenet121", "nasnetmobile", "efficientnetb0", "efficientnetv2b0", "convnexttiny"]
+
+
+@pytest.mark.slow  # a build of each Keras family; quick, tiny_dropout above shows the same
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_trains_without_the_cache_as_on_its_cached_features(name):
+    """One training-mode step's output through the frozen layers (what trains without the cache)
+    equals the trained part's on the cached features, with the same random draws: no frozen layer
+    behaves otherwise in training (#31: EfficientNet's Dropout did)."""
+    card = zoo.get_backbone(name)
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    size = card.min_input_size
+    built = assemble(card, (size, size, 3), 10, input_size=size, weights=None)
+    images = np.random.default_rng(0).uniform(0, 255, (4, size, size, 3)).astype("float32")
+    features = built.frozen.predict(images, verbose=0)
+    generators = [layer.seed_generator for layer in (*built.backbone.layers, *built.head)
+                  if hasattr(layer, "seed_generator")]
+    states = [keras.ops.convert_to_numpy(g.state) for g in generators]
+    uncached = keras.ops.convert_to_numpy(built.trainer(images, training=True))
+    for generator, state in zip(generators, states):
+        generator.state.assign(state)
+    cached = keras.ops.convert_to_numpy(built.trainable(features, training=True))
+    np.testing.assert_allclose(uncached, cached, rtol=1e-3, atol=1e-4)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 
@@ -164,10 +164,60 @@ class Assembled:
     input_size: int
     freeze_index: int
     backbone: keras.Model
-    model: keras.Model  # image -> prediction: what is saved, timed and (without cache) trained
+    model: keras.Model  # image -> prediction: what is saved and timed
     frozen: keras.Model | None  # image -> cut tensor
     trainable: keras.Model | None  # cut tensor -> prediction
     cut: str  # the cut layer's name, or why there is no cut
+    front: list  # the layers that adapt the data to the backbone (resize, grey to RGB, preprocessing)
+    head: list  # pooling, then the head's layers
+    _trainer: keras.Model | None = field(default=None, repr=False)
+
+    @property
+    def trainer(self) -> keras.Model:
+        """image -> prediction: what trains without the cache (``training_graph`` at the freeze
+        index), built when first asked for (a cached trial never needs it)."""
+        if self._trainer is None:
+            self._trainer = training_graph(self, self.freeze_index)
+        return self._trainer
+
+
+class _InferenceMode(keras.layers.Layer):
+    """Calls ``part`` in inference mode whatever mode the model around it runs in. Hand-written
+    because Keras 3 cannot say it in a functional graph: it hands the outer call's ``training``
+    to every layer of a functional model, over a ``training=False`` given when the graph was built
+    (keras/src/models/functional.py, ``operation_fn``). Only in training graphs, never saved."""
+
+    def __init__(self, part, **kwargs):
+        super().__init__(**kwargs)
+        self.part = part
+
+    def call(self, inputs):
+        return self.part(inputs, training=False)
+
+    def compute_output_shape(self, input_shape):
+        return self.part.compute_output_shape(input_shape)
+
+
+def training_graph(assembled: Assembled, index: int) -> keras.Model:
+    """The model to train where the trained part sees images (without the cache, and in stage
+    two): ``assembled.model``'s own layers and weights, with the frozen layers ``[:index]`` called
+    in inference mode (``training=False``), as Keras's transfer-learning guide calls its frozen
+    base model. A frozen layer then does what it did when its features were cached: Keras runs a
+    frozen BatchNormalization in inference mode by itself, but not a frozen Dropout, and
+    EfficientNet's and EfficientNetV2's blocks hold Dropout layers (drop-connect), so uncached
+    training drew random masks where cached training drew none (#31). Where the frozen layers
+    hand more than one tensor on (no cut: zoo.backbones.layers.find_cut), or nothing is frozen,
+    it is ``assembled.model`` itself."""
+    backbone = assembled.backbone
+    cut = find_cut(backbone, index)[0]
+    if cut is None:
+        return assembled.model
+    image = keras.Input(tuple(assembled.model.input.shape[1:]), name="image")
+    frozen = keras.Model(backbone.input, cut, name=f"{assembled.card.name}_frozen_part")
+    x = _InferenceMode(frozen, name=frozen.name)(_apply(assembled.front, image))
+    if cut is not backbone.output:
+        x = keras.Model(cut, backbone.output, name=f"{assembled.card.name}_trained_part")(x)
+    return keras.Model(image, _apply(assembled.head, x), name=assembled.model.name)
 
 
 def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: str | None,
@@ -224,4 +274,4 @@ def assemble(card, data_shape, num_classes: int, *, input_size: int, weights: st
         if cut is not backbone.output:
             x = keras.Model(cut, backbone.output, name=f"{card.name}_trainable")(x)
         trainable = keras.Model(features, _apply(head, x), name=f"zoo_{card.name}_head")
-    return Assembled(card, input_size, index, backbone, model, frozen, trainable, cut_name)
+    return Assembled(card, input_size, index, backbone, model, frozen, trainable, cut_name, front, head)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from ..backbones.layers import apply_freeze
+from ..backbones.model import training_graph
 from ..core.files import atomic_path
 from ..core.recipe import Recipe
 from ..data.datasets import Splits
@@ -139,7 +140,7 @@ def train(assembled, splits: Splits, recipe: Recipe, use_cache: bool, progress=N
     name = assembled.card.name
     start = time.perf_counter()  # fit time includes computing the cached features
     sets = [(splits.x_train, splits.y_train), (splits.x_val, splits.y_val), (splits.x_test, splits.y_test)]
-    trained = assembled.model
+    trained = assembled.trainer  # its frozen layers in inference mode, as when their features are cached
     if use_cache:
         trained = assembled.trainable
         if features is None:
@@ -188,6 +189,8 @@ def predicted(model, x, y, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
 def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val: float, progress=None,
               log_dir: str | None = None):
     """Stage two: unfreeze the backbone from layer ``unfreeze`` and train end to end at ``finetune_lr``.
+    Returns the model that trained (``training_graph`` at ``unfreeze``), its history, test loss
+    and accuracy, seconds, and the test labels and probabilities.
 
     BatchNormalization layers stay frozen, so they run in inference mode with their
     moving statistics (Keras's advice for fine-tuning): small batches at a low rate
@@ -198,14 +201,15 @@ def fine_tune(assembled, splits: Splits, recipe: Recipe, unfreeze: int, best_val
     for layer in assembled.backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
+    trained = training_graph(assembled, unfreeze)  # what stays frozen runs in inference mode
     start = time.perf_counter()
-    history = _fit(assembled.model, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val), recipe,
+    history = _fit(trained, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val), recipe,
                    epochs=recipe.finetune_epochs, lr=recipe.finetune_lr,
                    label=f"{assembled.card.name} fine-tune", progress=progress, best_so_far=best_val,
                    log_dir=log_dir, seeded_order=splits.streamed)
     fit_seconds = time.perf_counter() - start
-    return (history, *evaluate(assembled.model, splits.x_test, splits.y_test, recipe), fit_seconds,
-            *predicted(assembled.model, splits.x_test, splits.y_test, recipe))
+    return (trained, history, *evaluate(trained, splits.x_test, splits.y_test, recipe), fit_seconds,
+            *predicted(trained, splits.x_test, splits.y_test, recipe))
 
 
 def weights_state(model) -> list:

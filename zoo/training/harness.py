@@ -103,7 +103,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     for candidate, tell in candidates(recipe, trial.seed):
         if assembled is None or candidate.dropout != assembled_dropout:  # a head with another dropout
             (assembled, use_cache, in_memory, cache_note), assembled_dropout = build(candidate.dropout), candidate.dropout
-            part = assembled.trainable if use_cache else assembled.model
+            part = assembled.trainable if use_cache else assembled.trainer
             start = weights_state(part) if tuned else None
         elif start is not None:  # the same head again: from the same initial weights
             restore_state(part, start)
@@ -123,8 +123,8 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
     if tuned:
         if recipe.dropout != assembled_dropout:  # built again, as it was when it trained: compiled
             assembled, use_cache, in_memory, cache_note = build(recipe.dropout)
-            compile_for(assembled.trainable if use_cache else assembled.model, recipe, recipe.lr, splits.streamed)
-        part = assembled.trainable if use_cache else assembled.model
+            compile_for(assembled.trainable if use_cache else assembled.trainer, recipe, recipe.lr, splits.streamed)
+        part = assembled.trainable if use_cache else assembled.trainer
         restore_state(part, state)
         done.model = part
     model = assembled.model
@@ -138,7 +138,7 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         labels, probabilities = predicted(done.model, *done.test, recipe)
     else:
         best_val = max(history["val_accuracy"])
-        stage_two, test_loss, test_accuracy, seconds, labels, probabilities = fine_tune(
+        trained, stage_two, test_loss, test_accuracy, seconds, labels, probabilities = fine_tune(
             assembled, splits, recipe, unfreeze, best_val, progress,
             None if trial.tensorboard is None else str(Path(trial.tensorboard) / "finetune"))
         finetune_trainable = count_params(model.trainable_weights)
@@ -146,10 +146,14 @@ def _run_backbone(card, splits: Splits, trial, recipe: Recipe, progress, say) ->
         history = {k: v + stage_two.get(k, []) for k, v in history.items()}
         history["finetune_start"] = recipe.epochs  # epochs before stage two, for the curves
     if not two_stage:
-        if use_cache:  # the full model was not trained directly: compile it, so that the saved
-            # .keras model can be evaluated or trained on as it is
-            model.compile(optimizer=make_optimizer(recipe), loss="sparse_categorical_crossentropy",
-                          metrics=["accuracy"])
+        trained = done.model
+    if trained is not model:  # the full model did not train itself: compile it, so that the saved
+        # .keras model can be evaluated or trained on as it is, with the optimizer that trained its
+        # layers where they trained from images (its state for --save-optimizer)
+        cached = not two_stage and use_cache
+        model.compile(optimizer=make_optimizer(recipe) if cached else trained.optimizer,
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        if cached:
             model.optimizer.build(model.trainable_variables)
     saved, unsaved = None, None
     if trial.folder is not None:
