@@ -54,7 +54,9 @@ def test_hub_card_walk_at_the_default_input_size(name):
     rule = last_stage_start if card.output == "map" else transformer_freeze_point
     assert rule(model) == card.freeze_layer
     if card.freeze_layer:
-        assert find_cut(model, freeze_index(model, card.freeze_layer, name))[0] is not None, "its features cache"
+        cut = find_cut(model, freeze_index(model, card.freeze_layer, name))[0]
+        assert cut is not None, "its features cache"
+        keras.Model(cut, model.output)  # ...and the trained part starts there
     shape = tuple(model.output.shape[1:])
     assert len(shape) == {"map": 3, "tokens": 2, "vector": 1}[card.output]
     if card.output == "tokens" and card.prefix_tokens:  # the CLS (and distillation, register) tokens, then patches

@@ -106,9 +106,15 @@ def layer_rows(model, index: int) -> list[dict]:
 
 
 def find_cut(backbone, index: int):
-    """The single tensor the frozen layers ``[:index]`` hand to the trainable ones, and its layer.
+    """The single tensor the frozen layers ``[:index]`` hand to the trainable ones, and the
+    operation that makes it: the frozen part's output and the trained part's input.
 
-    Returns ``(tensor, layer_name)``, or ``(None, reason)`` when there is no such tensor.
+    Operations that are not layers count too: ConvNeXt adds its residuals and MobileNetV3 makes
+    its hard-swish with ``keras.ops``, which a functional model keeps among its ``operations``
+    but not its ``layers``. Looking at layers alone, ConvNeXt's cut was the last block's scaled
+    branch without its residual, and no model could be built above it (#31).
+
+    Returns ``(tensor, name)``, or ``(None, reason)`` when there is no such tensor.
     """
     import keras  # keras.tree walks nested outputs; `zoo list` imports this module without Keras
 
@@ -119,8 +125,11 @@ def find_cut(backbone, index: int):
         if len(backbone.outputs) != 1:
             return None, "the backbone has several outputs"
         return backbone.output, layers[-1].name
-    produced = {id(t): layer.name for layer in layers[:index] for t in keras.tree.flatten(layer.output)}
-    crossing = {id(t): t for layer in layers[index:] for t in keras.tree.flatten(layer.input)
+    operations = backbone.operations  # layers and keras.ops, in the order the graph runs them
+    start = next(i for i, operation in enumerate(operations) if operation is layers[index])
+    produced = {id(t): operation.name for operation in operations[:start]
+                for t in keras.tree.flatten(operation.output)}
+    crossing = {id(t): t for operation in operations[start:] for t in keras.tree.flatten(operation.input)
                 if id(t) in produced}
     if len(crossing) != 1:
         return None, f"the trainable layers read {len(crossing)} tensors from the frozen ones"
