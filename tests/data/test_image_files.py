@@ -97,6 +97,16 @@ def test_the_resize_policies(tmp_path):
     assert near(pad[6, 0], RED, 2) and near(pad[6, -1], BLUE, 2)
 
 
+@pytest.mark.parametrize("width, height", [(382, 500), (500, 382), (107, 144), (191, 228)])
+def test_a_photo_whose_centre_square_rounds_outside_it_is_cropped(tmp_path, width, height):
+    """224 / (224 / 382) is 382.00000000000006: the crop box began a hair left of the image and
+    Pillow refused it (ValueError: box offset can't be negative), for 15 of the 398 photos of
+    PyTorch's ants and bees, failing the whole trial (#31's real-features kit found it)."""
+    Image.new("RGB", (width, height), GREEN).save(tmp_path / "photo.jpg")
+    pixels = decode(tmp_path / "photo.jpg", 224, False, "crop")
+    assert pixels.shape == (224, 224, 3) and near(pixels[112, 112], GREEN, 4)
+
+
 def test_one_grey_scan_that_sorts_first_does_not_turn_the_folder_grey(tmp_path):
     # Red versus green: a grey first file used to make the whole folder grey, and the two
     # classes read as the same grey.
